@@ -1,0 +1,116 @@
+#pragma once
+// The backend interface: one implementation per device (backends/cpu, backends/cuda).
+// Kernels see raw pointers, sizes and element strides, never Tensors or autograd.
+// Ops validate their arguments before calling here, so kernels may assume them valid,
+// except for values only the kernel reads (indices, targets), which they report back.
+
+#include <cstdint>
+
+#include <tern/core/allocator.h>
+#include <tern/core/device.h>
+#include <tern/core/dtype.h>
+#include <tern/core/shape.h>
+
+namespace tern {
+
+// One operand of an elementwise kernel: data at its first element, and one element
+// stride per dim of the iteration shape (0 along broadcast dims).
+struct StridedArg {
+  void* data;
+  DType dtype;
+  Strides strides;
+};
+
+enum class UnaryOp : uint8_t {
+  neg, exp, log, sqrt, rsqrt, abs, sign, tanh, relu, gelu, sigmoid, round,
+  pow,        // x ** p0
+  clamp,      // min(max(x, p0), p1); NaN bounds are ignored
+  logical_not
+};
+
+enum class BinaryOp : uint8_t {
+  add, sub, mul, div,
+  eq, ne, lt, le, gt, ge,  // output bool
+  gelu_backward,           // a = x, b = upstream grad
+};
+
+enum class ReduceOp : uint8_t { sum, max, min };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual Allocator& allocator() = 0;
+
+  // Contiguous bytes between this backend's device and the host (or itself).
+  virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
+
+  // dst[i] = convert(src[i]) over `shape`, any strides, any dtype pair.
+  virtual void copy(const Shape& shape, const StridedArg& dst, const StridedArg& src) = 0;
+  virtual void fill(const Shape& shape, const StridedArg& dst, double value) = 0;
+
+  virtual void unary(UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in,
+                     double p0, double p1) = 0;
+  // a and b share a dtype; out has it too except for comparisons (bool).
+  virtual void binary(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
+                      const StridedArg& b) = 0;
+  virtual void where(const Shape& shape, const StridedArg& out, const StridedArg& cond,
+                     const StridedArg& a, const StridedArg& b) = 0;
+
+  // Contiguous input viewed as [outer, r, inner], reduced over r into [outer, inner].
+  // For max/min, `indices` (i64, may be null) receives the position along r.
+  virtual void reduce(ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices,
+                      int64_t outer, int64_t r, int64_t inner) = 0;
+
+  // Row-major C = alpha * op(A) @ op(B) + beta * C, f32 or f64.
+  virtual void gemm(DType dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
+                    double beta, void* c, int64_t ldc) = 0;
+
+  // Contiguous [outer, d, inner], softmax or log_softmax along d.
+  virtual void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d,
+                       int64_t inner) = 0;
+
+  // Contiguous [rows, cols]; weight/bias may be null. mean/rstd are f32 [rows] (f64 for f64 x).
+  virtual void layer_norm_forward(DType dtype, const void* x, const void* weight, const void* bias,
+                                  void* y, void* mean, void* rstd, int64_t rows, int64_t cols,
+                                  double eps) = 0;
+  // gx is written; gweight/gbias (may be null) are overwritten with the sum over rows.
+  virtual void layer_norm_backward(DType dtype, const void* gy, const void* x, const void* weight,
+                                   const void* mean, const void* rstd, void* gx, void* gweight,
+                                   void* gbias, int64_t rows, int64_t cols) = 0;
+
+  // logits [rows, classes] contiguous, targets i64 [rows]. Writes lse [rows] and the mean
+  // loss over non-ignored rows into *loss (dtype of logits) and their count into *count.
+  // Returns the first row whose target is out of range, or -1.
+  virtual int64_t cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets,
+                                        void* lse, void* loss, int64_t* count, int64_t rows,
+                                        int64_t classes, int64_t ignore_index) = 0;
+  // glogits = scale * (softmax - onehot) on non-ignored rows, 0 elsewhere.
+  virtual void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets,
+                                      const void* lse, double scale, void* glogits, int64_t rows,
+                                      int64_t classes, int64_t ignore_index) = 0;
+
+  // dst[o, i, :] = src[o, idx[i], :], src [outer, src_dim, inner], idx i64 [n].
+  // Returns the position of the first index outside [0, src_dim), or -1.
+  virtual int64_t index_select(DType dtype, const void* src, const int64_t* idx, void* dst,
+                               int64_t outer, int64_t src_dim, int64_t n, int64_t inner) = 0;
+  // dst[o, idx[i], :] += src[o, i, :]; indices already validated.
+  virtual void index_add(DType dtype, void* dst, const int64_t* idx, const void* src,
+                         int64_t outer, int64_t dst_dim, int64_t n, int64_t inner) = 0;
+};
+
+// The backend for `device`. `op` names the caller for the error raised when the
+// device is unavailable (e.g. "[matmul] tern was built without CUDA support").
+Backend& backend_for(Device device, const char* op);
+
+// Whether this build has CUDA and a usable device; the count of devices.
+bool cuda_available();
+int cuda_device_count();
+
+// Set from TERN_NUM_THREADS at start-up; governs OpenMP loops and OpenBLAS.
+int num_threads();
+void set_num_threads(int n);
+
+}  // namespace tern

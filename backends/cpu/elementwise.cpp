@@ -1,0 +1,269 @@
+// Elementwise kernels: copy with conversion, fill, binary ops, where. The unary
+// math loops are in unary_math.cpp.
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "cpu_backend.h"
+#include "loops.h"
+
+namespace tern::cpu {
+
+namespace {
+
+template <typename T>
+constexpr bool is_real_v = std::is_same_v<T, float> || std::is_same_v<T, double>;
+template <typename T>
+constexpr bool is_reduced_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// Conversion with defined behaviour for every input: NaN -> 0 and saturation when
+// a float goes to an integer type (a plain cast would be undefined).
+template <typename D, typename S>
+inline D convert(S v) {
+  if constexpr (std::is_same_v<D, S>) {
+    return v;
+  } else if constexpr (std::is_same_v<D, bool>) {
+    if constexpr (is_reduced_v<S>)
+      return static_cast<float>(v) != 0.0f;
+    else
+      return v != S(0);
+  } else if constexpr (is_reduced_v<S>) {
+    return convert<D>(static_cast<float>(v));
+  } else if constexpr (is_reduced_v<D>) {
+    return D(static_cast<float>(v));
+  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
+    if (std::isnan(v)) return D(0);
+    constexpr double lo = static_cast<double>(std::numeric_limits<D>::min());
+    constexpr double hi = static_cast<double>(std::numeric_limits<D>::max());
+    const double d = static_cast<double>(v);
+    if (d <= lo) return std::numeric_limits<D>::min();
+    if (d >= hi) return std::numeric_limits<D>::max();
+    return static_cast<D>(d);
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+template <typename T>
+inline T load(const char* p) {
+  if constexpr (std::is_same_v<T, bool>)
+    return *reinterpret_cast<const uint8_t*>(p) != 0;  // any byte value is a defined bool
+  else
+    return *reinterpret_cast<const T*>(p);
+}
+
+// Integer arithmetic wraps (through unsigned) instead of overflowing into UB.
+template <typename T, typename F>
+inline T wrap_int(T a, T b, F f) {
+  using U = std::make_unsigned_t<T>;
+  return static_cast<T>(f(static_cast<U>(a), static_cast<U>(b)));
+}
+
+template <typename T>
+inline T arith(BinaryOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    switch (op) {
+      case BinaryOp::add: return wrap_int(a, b, [](auto x, auto y) { return x + y; });
+      case BinaryOp::sub: return wrap_int(a, b, [](auto x, auto y) { return x - y; });
+      case BinaryOp::mul: return wrap_int(a, b, [](auto x, auto y) { return x * y; });
+      default: break;
+    }
+  } else if constexpr (is_real_v<T>) {
+    switch (op) {
+      case BinaryOp::add: return a + b;
+      case BinaryOp::sub: return a - b;
+      case BinaryOp::mul: return a * b;
+      case BinaryOp::div: return a / b;
+      case BinaryOp::gelu_backward: {
+        constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
+        constexpr T c = T(0.044715);
+        const T x = a, x2 = x * x;
+        const T u = k * (x + c * x2 * x);
+        const T th = std::tanh(u);
+        const T du = k * (T(1) + T(3) * c * x2);
+        return b * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
+      }
+      default: break;
+    }
+  }
+  TERN_FAIL("binary", "unsupported op for ", dtype_name(dtype_v<T>));
+}
+
+template <typename T>
+inline bool compare(BinaryOp op, T a, T b) {
+  if constexpr (is_reduced_v<T>) {
+    return compare(op, static_cast<float>(a), static_cast<float>(b));
+  } else {
+    switch (op) {
+      case BinaryOp::eq: return a == b;
+      case BinaryOp::ne: return a != b;
+      case BinaryOp::lt: return a < b;
+      case BinaryOp::le: return a <= b;
+      case BinaryOp::gt: return a > b;
+      case BinaryOp::ge: return a >= b;
+      default: return false;
+    }
+  }
+}
+
+bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq && op <= BinaryOp::ge; }
+
+template <typename T>
+void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
+                  const StridedArg& b) {
+  const size_t es = sizeof(T);
+  for_each_strided<3>(
+      shape, {static_cast<char*>(out.data), static_cast<char*>(a.data), static_cast<char*>(b.data)},
+      {&out.strides, &a.strides, &b.strides}, {es, es, es},
+      [op, es](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+        T* o = reinterpret_cast<T*>(p[0]);
+        const T* x = reinterpret_cast<const T*>(p[1]);
+        const T* y = reinterpret_cast<const T*>(p[2]);
+        const int64_t ses = static_cast<int64_t>(es);
+        if (s[0] == ses && s[1] == ses && s[2] == ses) {
+          switch (op) {  // the hot contiguous cases, written out so they vectorise
+            case BinaryOp::add: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::add, x[i], y[i]); return;
+            case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::mul, x[i], y[i]); return;
+            case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::sub, x[i], y[i]); return;
+            default: for (int64_t i = 0; i < n; ++i) o[i] = arith(op, x[i], y[i]); return;
+          }
+        }
+        if (s[0] == ses && s[1] == ses && s[2] == 0) {
+          const T c = *y;
+          switch (op) {
+            case BinaryOp::add: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::add, x[i], c); return;
+            case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::mul, x[i], c); return;
+            default: for (int64_t i = 0; i < n; ++i) o[i] = arith(op, x[i], c); return;
+          }
+        }
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<T*>(p[0] + i * s[0]) =
+              arith(op, load<T>(p[1] + i * s[1]), load<T>(p[2] + i * s[2]));
+      });
+}
+
+template <typename T>
+void binary_compare(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
+                    const StridedArg& b) {
+  for_each_strided<3>(
+      shape, {static_cast<char*>(out.data), static_cast<char*>(a.data), static_cast<char*>(b.data)},
+      {&out.strides, &a.strides, &b.strides}, {1, sizeof(T), sizeof(T)},
+      [op](std::array<char*, 3> p, std::array<int64_t, 3> s, int64_t n) {
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<bool*>(p[0] + i * s[0]) =
+              compare(op, load<T>(p[1] + i * s[1]), load<T>(p[2] + i * s[2]));
+      });
+}
+
+}  // namespace
+
+void CpuBackend::copy(const Shape& shape, const StridedArg& dst, const StridedArg& src) {
+  visit_dtype(dst.dtype, [&](auto d) {
+    using D = decltype(d);
+    visit_dtype(src.dtype, [&](auto s0) {
+      using S = decltype(s0);
+      for_each_strided<2>(shape, {static_cast<char*>(dst.data), static_cast<char*>(src.data)},
+                          {&dst.strides, &src.strides}, {sizeof(D), sizeof(S)},
+                          [](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+                            if constexpr (std::is_same_v<D, S>) {
+                              if (s[0] == sizeof(D) && s[1] == sizeof(S)) {
+                                std::memcpy(p[0], p[1], n * sizeof(D));
+                                return;
+                              }
+                            }
+                            for (int64_t i = 0; i < n; ++i)
+                              *reinterpret_cast<D*>(p[0] + i * s[0]) = convert<D>(load<S>(p[1] + i * s[1]));
+                          });
+    });
+  });
+}
+
+void CpuBackend::fill(const Shape& shape, const StridedArg& dst, double value) {
+  visit_dtype(dst.dtype, [&](auto d) {
+    using D = decltype(d);
+    const D v = convert<D>(value);
+    for_each_strided<1>(shape, {static_cast<char*>(dst.data)}, {&dst.strides}, {sizeof(D)},
+                        [v](std::array<char*, 1> p, std::array<int64_t, 1> s, int64_t n) {
+                          for (int64_t i = 0; i < n; ++i) *reinterpret_cast<D*>(p[0] + i * s[0]) = v;
+                        });
+  });
+}
+
+void CpuBackend::unary(UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in,
+                       double p0, double p1) {
+  if (in.dtype == kFloat32 || in.dtype == kFloat64) {
+    const size_t es = dtype_size(in.dtype);
+    const DType dt = in.dtype;
+    for_each_strided<2>(shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)},
+                        {&out.strides, &in.strides}, {es, es},
+                        [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+                          unary_float_run(op, dt, p[0], s[0], p[1], s[1], n, p0, p1);
+                        });
+    return;
+  }
+  visit_dtype(in.dtype, [&](auto t0) {
+    using T = decltype(t0);
+    if constexpr (std::is_integral_v<T>) {
+      for_each_strided<2>(
+          shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)}, {&out.strides, &in.strides},
+          {sizeof(T), sizeof(T)}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+            using U = std::make_unsigned_t<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>>;
+            for (int64_t i = 0; i < n; ++i) {
+              const T x = load<T>(p[1] + i * s[1]);
+              T y = x;
+              switch (op) {
+                case UnaryOp::neg: y = static_cast<T>(U(0) - static_cast<U>(x)); break;
+                case UnaryOp::abs: y = x < T(0) ? static_cast<T>(U(0) - static_cast<U>(x)) : x; break;
+                case UnaryOp::sign: y = static_cast<T>((T(0) < x) - (x < T(0))); break;
+                case UnaryOp::logical_not: y = static_cast<T>(!x); break;
+                case UnaryOp::clamp: {
+                  if (!std::isnan(p0) && static_cast<double>(y) < p0) y = convert<T>(std::ceil(p0));
+                  if (!std::isnan(p1) && static_cast<double>(y) > p1) y = convert<T>(std::floor(p1));
+                  break;
+                }
+                default: TERN_FAIL("unary", "op not supported for ", dtype_name(dtype_v<T>));
+              }
+              *reinterpret_cast<T*>(p[0] + i * s[0]) = y;
+            }
+          });
+    } else {
+      TERN_FAIL("unary", "no kernel for ", dtype_name(dtype_v<T>), "; convert with to(f32)");
+    }
+  });
+}
+
+void CpuBackend::binary(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
+                        const StridedArg& b) {
+  visit_dtype(a.dtype, [&](auto t0) {
+    using T = decltype(t0);
+    if (is_comparison(op)) {
+      binary_compare<T>(op, shape, out, a, b);
+    } else if constexpr (!is_reduced_v<T> && !std::is_same_v<T, bool>) {
+      binary_arith<T>(op, shape, out, a, b);
+    } else {
+      TERN_FAIL("binary", "no arithmetic kernel for ", dtype_name(dtype_v<T>));
+    }
+  });
+}
+
+void CpuBackend::where(const Shape& shape, const StridedArg& out, const StridedArg& cond,
+                       const StridedArg& a, const StridedArg& b) {
+  visit_dtype(out.dtype, [&](auto t0) {
+    using T = decltype(t0);
+    for_each_strided<4>(shape,
+                        {static_cast<char*>(out.data), static_cast<char*>(cond.data),
+                         static_cast<char*>(a.data), static_cast<char*>(b.data)},
+                        {&out.strides, &cond.strides, &a.strides, &b.strides},
+                        {sizeof(T), 1, sizeof(T), sizeof(T)},
+                        [](std::array<char*, 4> p, std::array<int64_t, 4> s, int64_t n) {
+                          for (int64_t i = 0; i < n; ++i)
+                            *reinterpret_cast<T*>(p[0] + i * s[0]) =
+                                load<bool>(p[1] + i * s[1]) ? load<T>(p[2] + i * s[2])
+                                                            : load<T>(p[3] + i * s[3]);
+                        });
+  });
+}
+
+}  // namespace tern::cpu

@@ -1,0 +1,138 @@
+// matmul: every f32/f64 product is one cblas gemm call per batch (or one call in
+// all when the batch folds into the rows). Transposed operands are passed to BLAS
+// with the transpose flag, never copied.
+
+#include <climits>
+#include <optional>
+
+#include "op_helpers.h"
+
+namespace tern {
+
+using autograd::Node;
+using Grads = std::vector<Tensor>;
+
+namespace {
+
+struct Layout {
+  bool trans;
+  int64_t ld;
+};
+
+// How BLAS can read a rows x cols matrix with element strides (sr, sc), if at all.
+std::optional<Layout> blas_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc) {
+  if ((cols == 1 || sc == 1) && (rows == 1 || sr >= std::max<int64_t>(cols, 1)))
+    return Layout{false, rows == 1 ? std::max<int64_t>(cols, 1) : sr};
+  if ((rows == 1 || sr == 1) && (cols == 1 || sc >= std::max<int64_t>(rows, 1)))
+    return Layout{true, cols == 1 ? std::max<int64_t>(rows, 1) : sc};
+  return std::nullopt;
+}
+
+void check_blas_int(int64_t v, const Tensor& a, const Tensor& b) {
+  TERN_CHECK(v <= INT_MAX, "matmul", "dimension ", v, " exceeds BLAS's 32-bit limit for ",
+             shape_str(a.shape()), " @ ", shape_str(b.shape()));
+}
+
+// a [..., M, K] @ b [..., K, N], both at least 2-D.
+Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
+  const int64_t M = a_in.size(-2), K = a_in.size(-1), N = b_in.size(-1);
+  Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
+  Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, "matmul");
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = empty(out_shape, {.dtype = a_in.dtype(), .device = a_in.device()});
+  if (out.numel() == 0) return out;
+  if (K == 0) return out.zero_();
+
+  auto la = blas_layout(M, K, a_in.stride(-2), a_in.stride(-1));
+  auto lb = blas_layout(K, N, b_in.stride(-2), b_in.stride(-1));
+  Tensor a = la ? a_in : a_in.contiguous();
+  Tensor b = lb ? b_in : b_in.contiguous();
+  if (!la) la = blas_layout(M, K, a.stride(-2), a.stride(-1));
+  if (!lb) lb = blas_layout(K, N, b.stride(-2), b.stride(-1));
+  Backend& be = detail::backend_of(a, "matmul");
+  const size_t es = a.element_size();
+  for (int64_t v : {M, N, K, la->ld, lb->ld}) check_blas_int(v, a_in, b_in);
+
+  // Fold a's batch into its rows when b is shared and a's rows are evenly spaced.
+  bool b_shared = true;
+  for (size_t i = 0; i < bb.size(); ++i) b_shared = b_shared && bb[i] == 1;
+  if (b_shared && !la->trans && !ba.empty()) {
+    bool foldable = true;
+    for (int64_t i = a.dim() - 3; i >= 0; --i)
+      foldable = foldable && (a.shape()[i] == 1 || a.stride(i) == a.stride(i + 1) * a.shape()[i + 1]);
+    if (foldable && a.numel() / K <= INT_MAX) {
+      be.gemm(a.dtype(), false, lb->trans, a.numel() / K, N, K, 1.0, a.raw_data(), la->ld, b.raw_data(),
+              lb->ld, 0.0, out.raw_data(), N);
+      return out;
+    }
+  }
+
+  const int64_t nb = numel_of(batch);
+  Shape bshape = batch.empty() ? Shape{1} : batch;
+  Tensor av = a, bv = b;
+  // Broadcast strides of the batch dims only.
+  auto batch_strides = [&](const Tensor& t) {
+    Strides st(bshape.size(), 0);
+    const int64_t tb = t.dim() - 2;
+    const int64_t lead = static_cast<int64_t>(bshape.size()) - tb;
+    for (int64_t i = 0; i < tb; ++i) st[lead + i] = t.shape()[i] == 1 ? 0 : t.stride(i);
+    return st;
+  };
+  Strides sta = batch_strides(av), stb = batch_strides(bv);
+  char* pa = static_cast<char*>(av.raw_data());
+  char* pb = static_cast<char*>(bv.raw_data());
+  char* po = static_cast<char*>(out.raw_data());
+  std::vector<int64_t> idx(bshape.size(), 0);
+  for (int64_t i = 0; i < nb; ++i) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      oa += idx[d] * sta[d];
+      ob += idx[d] * stb[d];
+    }
+    be.gemm(a.dtype(), la->trans, lb->trans, M, N, K, 1.0, pa + oa * es, la->ld, pb + ob * es, lb->ld, 0.0,
+            po + i * M * N * es, N);
+    for (size_t d = idx.size(); d-- > 0;) {
+      if (++idx[d] < bshape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  detail::check_defined(a, "matmul");
+  detail::check_defined(b, "matmul");
+  detail::check_same_device("matmul", a, b);
+  TERN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul", "both operands need at least 1 dim, got ",
+             shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  TERN_CHECK(a.dtype() == b.dtype(), "matmul", "dtypes differ: ", a.dtype(), " @ ", b.dtype());
+  detail::check_float("matmul", a);
+  if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
+  TERN_CHECK(a.size(-1) == b.size(-2), "matmul", "inner dimensions differ: ", shape_str(a.shape()),
+             " @ ", shape_str(b.shape()));
+  Tensor out = matmul_nd(a, b);
+  autograd::record("matmul", {a, b}, out,
+                   [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b)](const Tensor& g,
+                                                                                 const Node& n) {
+                     Tensor av = sa.get("matmul"), bv = sb.get("matmul");
+                     Tensor ga, gb;
+                     if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
+                     if (n.needs_input_grad(1)) {
+                       if (bv.dim() == 2 && av.dim() > 2)  // one gemm over all rows, no batch sum
+                         gb = matmul(av.reshape({-1, av.size(-1)}).t(), g.reshape({-1, g.size(-1)}));
+                       else
+                         gb = sum_to(matmul(av.transpose(-1, -2), g), bv.shape());
+                     }
+                     return Grads{ga, gb};
+                   });
+  return out;
+}
+TERN_REGISTER_OP("matmul");
+
+}  // namespace tern

@@ -1,0 +1,30 @@
+#pragma once
+// Shared plumbing for op definitions (not installed).
+
+#include <tern/autograd/node.h>
+#include <tern/backends/backend.h>
+#include <tern/core/op_registry.h>
+#include <tern/core/ops.h>
+
+namespace tern::detail {
+
+inline Backend& backend_of(const Tensor& t, const char* op) { return backend_for(t.device(), op); }
+
+// The operand of an elementwise kernel iterating over `shape` (t broadcast into it).
+StridedArg broadcast_arg(const Tensor& t, const Shape& shape);
+inline StridedArg arg(const Tensor& t) { return {t.raw_data(), t.dtype(), t.strides()}; }
+
+void check_defined(const Tensor& t, const char* op, const char* what = "input");
+void check_same_device(const char* op, const Tensor& a, const Tensor& b);
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+// f32 or f64 (the dtypes with float kernels).
+void check_float(const char* op, const Tensor& t);
+// Refuses an in-place write that would corrupt the graph, then bumps the version.
+void begin_inplace(const char* op, const Tensor& t);
+
+// A view of `base` sharing its storage.
+Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset);
+
+std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op);
+
+}  // namespace tern::detail

@@ -1,0 +1,13 @@
+#pragma once
+// The umbrella header: everything a research project needs.
+
+#include <tern/autograd/function.h>
+#include <tern/autograd/gradcheck.h>
+#include <tern/autograd/grad_mode.h>
+#include <tern/backends/backend.h>
+#include <tern/core/dtype.h>
+#include <tern/core/device.h>
+#include <tern/core/error.h>
+#include <tern/core/generator.h>
+#include <tern/core/ops.h>
+#include <tern/core/tensor.h>
