@@ -1,5 +1,0 @@
-if(EXISTS "/work/main/build/tests/tern_tests[1]_tests.cmake")
-  include("/work/main/build/tests/tern_tests[1]_tests.cmake")
-else()
-  add_test(tern_tests_NOT_BUILT tern_tests_NOT_BUILT)
-endif()
