@@ -55,8 +55,7 @@ double Tensor::item_double() const {
 int64_t Tensor::item_int64() const {
   TERN_CHECK(numel() == 1, "item", "tensor with ", numel(), " elements, shape ", shape_str(shape()),
              ", cannot be converted to a scalar");
-  if (is_floating(dtype())) return static_cast<int64_t>(item_double());
-  Tensor h = to(kCPU).to(kInt64);
+  Tensor h = to(kCPU).to(kInt64);  // truncates, saturates and maps NaN to 0, with no UB
   return *h.data_ptr<int64_t>();
 }
 
@@ -91,6 +90,7 @@ TERN_REGISTER_OP("to_dtype");
 
 Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
+  backend_for(target, "to");  // an unavailable device fails here, named after this op
   Tensor src = contiguous();
   Tensor out = empty(shape(), {.dtype = dtype(), .device = target});
   if (target.is_cpu())
@@ -177,17 +177,20 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  detail::begin_inplace("add_", *this);
   NoGradGuard ng;
   Tensor o = alpha == 1.0 ? other : mul(other, alpha);
   return copy_(add(*this, o));
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
+  detail::begin_inplace("mul_", *this);
   NoGradGuard ng;
   return copy_(mul(*this, other));
 }
 
 Tensor& Tensor::mul_(double s) {
+  detail::begin_inplace("mul_", *this);
   NoGradGuard ng;
   return copy_(mul(*this, s));
 }

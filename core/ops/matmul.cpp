@@ -112,10 +112,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
              shape_str(a.shape()), " @ ", shape_str(b.shape()));
   TERN_CHECK(a.dtype() == b.dtype(), "matmul", "dtypes differ: ", a.dtype(), " @ ", b.dtype());
   detail::check_float("matmul", a);
+  TERN_CHECK(a.size(-1) == b.size(b.dim() == 1 ? 0 : -2), "matmul", "inner dimensions differ: ",
+             shape_str(a.shape()), " @ ", shape_str(b.shape()));
+  if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).squeeze(1).squeeze(0);
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
-  TERN_CHECK(a.size(-1) == b.size(-2), "matmul", "inner dimensions differ: ", shape_str(a.shape()),
-             " @ ", shape_str(b.shape()));
   Tensor out = matmul_nd(a, b);
   autograd::record("matmul", {a, b}, out,
                    [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b)](const Tensor& g,

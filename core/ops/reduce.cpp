@@ -55,6 +55,8 @@ Plan plan_reduce(const Tensor& x, const std::vector<int64_t>& dims) {
 
 Tensor reduce_kernel(const char* op, ReduceOp rop, const Tensor& x, const std::vector<int64_t>& dims,
                      bool keepdim, Tensor* indices) {
+  TERN_CHECK(x.dtype() != kFloat16 && x.dtype() != kBFloat16 && x.dtype() != kBool, op, "no kernel for ",
+             x.dtype(), "; convert with to(f32)");
   Plan p = plan_reduce(x, dims);
   const Shape& s = keepdim ? p.keep_shape : p.out_shape;
   Tensor out = empty(s, {.dtype = x.dtype(), .device = x.device()});

@@ -23,7 +23,8 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
       infer = static_cast<int64_t>(i);
     } else {
       TERN_CHECK(out[i] >= 0, op, "invalid shape ", shape_str(requested));
-      known *= out[i];
+      TERN_CHECK(!__builtin_mul_overflow(known, out[i], &known), op, "shape ", shape_str(requested),
+                 " has too many elements");
     }
   }
   if (infer >= 0) {
@@ -149,8 +150,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   end = std::clamp<int64_t>(end, start, n);
   Shape s = shape();
   Strides st = strides();
-  s[d] = (end - start + step - 1) / step;
-  st[d] *= step;
+  s[d] = end == start ? 0 : (end - start - 1) / step + 1;  // no overflow for huge steps
+  if (s[d] > 1) st[d] *= step;  // two or more elements: step < n, so no overflow
   Shape in_shape = shape();
   return record_view("slice", *this, make_view(*this, s, st, offset() + start * strides()[d]),
                      [in_shape, d, start, end, step, dt = dtype()](const Tensor& g) {
@@ -167,7 +168,8 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   const int64_t n = shape()[d];
   if (start < 0) start += n;
   TERN_CHECK(start >= 0 && length >= 0 && start <= n - length, "narrow", "range [", start, ", ",
-             start + length, ") is out of bounds for dim ", d, " of size ", n);
+             static_cast<int64_t>(static_cast<uint64_t>(start) + static_cast<uint64_t>(length)),  // no UB
+             ") is out of bounds for dim ", d, " of size ", n);
   return slice(d, start, start + length);
 }
 
