@@ -1,0 +1,327 @@
+// Tensor-level safetensors reader (mmap, zero-copy views) and atomic writer. The byte-level
+// rules live in safetensors_format.cpp.
+
+#include <tern/core/io/safetensors.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <tern/autograd/grad_mode.h>
+#include <tern/core/error.h>
+#include <tern/core/ops.h>
+
+namespace tern::io {
+
+namespace {
+
+std::string errno_str(int err) { return std::strerror(err); }
+
+// An mmap'd file or an aligned heap copy; released when the last view lets go.
+struct Mapping {
+  void* addr = nullptr;
+  size_t len = 0;
+  bool mmapped = false;
+  Mapping() = default;
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  ~Mapping() {
+    if (!addr) return;
+    if (mmapped)
+      ::munmap(addr, len);
+    else
+      std::free(addr);
+  }
+};
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+bool all_zero_or_one(const uint8_t* p, size_t n) {
+  uint8_t acc = 0;
+  for (size_t i = 0; i < n; ++i) acc |= p[i];
+  return (acc & 0xFE) == 0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- reading
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  SafetensorsFile f;
+  f.path_ = path;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
+  struct stat st {};
+  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
+  f.size_ = static_cast<uint64_t>(st.st_size);
+  auto m = std::make_shared<Mapping>();
+  if (f.size_ > 0) {
+    // Private and writable: views may be written in place (copy-on-write, the file never
+    // changes). MAP_NORESERVE keeps a huge checkpoint from being charged as swap. Where
+    // that is refused, map read-only and copy instead of viewing.
+    void* p = ::mmap(nullptr, f.size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd.fd, 0);
+    f.writable_ = p != MAP_FAILED;
+    if (p == MAP_FAILED) p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+    TERN_CHECK(p != MAP_FAILED, path, "cannot mmap ", f.size_, " bytes: ", errno_str(errno));
+    m->addr = p;
+    m->len = f.size_;
+    m->mmapped = true;
+  }
+  f.base_ = static_cast<const uint8_t*>(m->addr);
+  f.mapping_ = std::move(m);
+  f.init();
+  return f;
+}
+
+SafetensorsFile SafetensorsFile::from_bytes(const void* data, size_t size, const std::string& label) {
+  SafetensorsFile f;
+  f.path_ = label;
+  f.size_ = size;
+  auto m = std::make_shared<Mapping>();
+  if (size > 0) {
+    const size_t rounded = (size + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+    m->addr = std::aligned_alloc(kCpuAlignment, rounded);
+    TERN_CHECK(m->addr, label, "out of memory copying ", size, " bytes");
+    std::memcpy(m->addr, data, size);
+    m->len = size;
+  }
+  f.base_ = static_cast<const uint8_t*>(m->addr);
+  f.mapping_ = std::move(m);
+  f.writable_ = true;
+  f.init();
+  return f;
+}
+
+void SafetensorsFile::init() {
+  header_ = parse_header(base_, size_, path_);
+  for (size_t i = 0; i < header_.tensors.size(); ++i) index_.emplace(header_.tensors[i].name, i);
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> out;
+  out.reserve(header_.tensors.size());
+  for (const auto& t : header_.tensors) out.push_back(t.name);
+  return out;
+}
+
+std::vector<std::string> SafetensorsFile::sorted_names() const {
+  std::vector<std::string> out;
+  out.reserve(index_.size());
+  for (const auto& kv : index_) out.push_back(kv.first);
+  return out;
+}
+
+const TensorInfo& SafetensorsFile::info(const std::string& name) const {
+  auto it = index_.find(name);
+  TERN_CHECK(it != index_.end(), path_, "no tensor named '", name, "' (the file has ", index_.size(), ")");
+  return header_.tensors[it->second];
+}
+
+std::span<const uint8_t> SafetensorsFile::raw_bytes(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  return {data_of(t), static_cast<size_t>(t.nbytes())};
+}
+
+bool SafetensorsFile::can_view(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  const auto dt = to_tern_dtype(t.dtype);
+  if (!dt || !writable_) return false;
+  if (reinterpret_cast<uintptr_t>(data_of(t)) % dtype_size(*dt) != 0) return false;
+  return *dt != DType::boolean || all_zero_or_one(data_of(t), t.nbytes());
+}
+
+Tensor SafetensorsFile::copy_tensor(const TensorInfo& t, DType dtype) const {
+  Tensor out = empty(t.shape, {.dtype = dtype});
+  const size_t n = static_cast<size_t>(t.nbytes());
+  if (n == 0) return out;
+  auto* dst = static_cast<uint8_t*>(out.raw_data());
+  std::memcpy(dst, data_of(t), n);
+  if (dtype == DType::boolean)
+    for (size_t i = 0; i < n; ++i) dst[i] = dst[i] != 0;
+  return out;
+}
+
+Tensor SafetensorsFile::tensor(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  const auto dt = to_tern_dtype(t.dtype);
+  TERN_CHECK(dt, path_, "tensor '", name, "' has dtype ", dtype_name(t.dtype),
+             ", which tern cannot compute with; read its bytes with raw_bytes()");
+  if (!can_view(name)) return copy_tensor(t, *dt);
+  return from_blob(const_cast<uint8_t*>(data_of(t)), t.shape, *dt, mapping_, kCPU);
+}
+
+Tensor SafetensorsFile::tensor(const std::string& name, DType dtype, Device device) const {
+  const TensorInfo& t = info(name);
+  const auto dt = to_tern_dtype(t.dtype);
+  TERN_CHECK(dt, path_, "tensor '", name, "' has dtype ", dtype_name(t.dtype),
+             ", which tern cannot convert; read its bytes with raw_bytes()");
+  NoGradGuard no_grad;
+  if (*dt == dtype && device.is_cpu()) return copy_tensor(t, dtype);
+  Tensor src = tensor(name);  // a view, or already a copy
+  Tensor out = src.to(dtype).to(device);
+  if (out.storage() == src.storage()) out = out.clone();
+  return out;
+}
+
+Checkpoint load(const std::string& path, const LoadOptions& options) {
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  Checkpoint out;
+  out.metadata = f.metadata();
+  const bool copy = options.copy || options.dtype || !options.device.is_cpu();
+  for (const TensorInfo& t : f.tensors()) {
+    const auto dt = to_tern_dtype(t.dtype);
+    TERN_CHECK(dt, path, "tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
+               ", which tern cannot compute with; open the file with SafetensorsFile and use raw_bytes()");
+    out.tensors.emplace(t.name, copy ? f.tensor(t.name, options.dtype.value_or(*dt), options.device)
+                                     : f.tensor(t.name));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+
+// Buffers small pieces; large ones go straight to the file.
+class FileWriter {
+ public:
+  FileWriter(int fd, const std::string& where) : fd_(fd), where_(where) { buf_.reserve(kBuf); }
+  void write(const void* data, size_t n) {
+    if (buf_.size() + n <= kBuf) {
+      buf_.append(static_cast<const char*>(data), n);
+      return;
+    }
+    flush();
+    if (n < kBuf)
+      buf_.append(static_cast<const char*>(data), n);
+    else
+      write_all(data, n);
+  }
+  void flush() {
+    write_all(buf_.data(), buf_.size());
+    buf_.clear();
+  }
+
+ private:
+  static constexpr size_t kBuf = size_t{1} << 20;
+  void write_all(const void* data, size_t n) {
+    const char* p = static_cast<const char*>(data);
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
+      if (w < 0 && errno == EINTR) continue;
+      TERN_CHECK(w > 0, where_, "cannot write: ", errno_str(errno));
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+  int fd_;
+  const std::string& where_;
+  std::string buf_;
+};
+
+// The mode a new file gets: the target's, if it exists, else 0666 minus the umask.
+mode_t new_file_mode(const std::string& target) {
+  struct stat st {};
+  if (::stat(target.c_str(), &st) == 0) return st.st_mode & 07777;
+  mode_t mask = 022;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Umask:", 0) == 0) {
+      mask = static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+      break;
+    }
+  return 0666 & ~mask;
+}
+
+void write_atomically(const std::string& path, const WritePlan& plan) {
+  // Write through a symlink to its target rather than replacing the link.
+  std::string target = path;
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real) {
+      target = real;
+      std::free(real);
+    }
+  }
+  const size_t slash = target.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
+  const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
+  TERN_CHECK(!base.empty(), path, "cannot write: not a file name");
+  std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
+  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  TERN_CHECK(fd >= 0, path, "cannot create a temporary file in '", dir, "': ", errno_str(errno));
+  bool ok = false;
+  try {
+    Fd guard(fd);
+    ::fchmod(fd, new_file_mode(target));
+    FileWriter w(fd, path);
+    w.write(plan.prefix_and_header.data(), plan.prefix_and_header.size());
+    for (const RawTensor* t : plan.order) w.write(t->data, t->nbytes);
+    w.flush();
+    TERN_CHECK(::fsync(fd) == 0, path, "cannot fsync: ", errno_str(errno));
+    guard.fd = -1;
+    TERN_CHECK(::close(fd) == 0, path, "cannot close: ", errno_str(errno));
+    TERN_CHECK(::rename(tmp.c_str(), target.c_str()) == 0, path, "cannot rename the temporary file into place: ",
+               errno_str(errno));
+    ok = true;
+  } catch (...) {
+    if (!ok) ::unlink(tmp.c_str());
+    throw;
+  }
+  // Make the rename itself durable.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+}  // namespace
+
+void save_raw(const std::string& path, const std::vector<RawTensor>& tensors,
+              const std::map<std::string, std::string>& metadata) {
+  write_atomically(path, plan_write(tensors, metadata, path));
+}
+
+void save(const std::string& path, std::span<const std::pair<std::string, Tensor>> tensors,
+          const std::map<std::string, std::string>& metadata) {
+  NoGradGuard no_grad;
+  std::vector<Tensor> hold;  // host, contiguous copies where needed
+  std::vector<RawTensor> raw;
+  hold.reserve(tensors.size());
+  raw.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) {
+    TERN_CHECK(t.defined(), path, "tensor '", name, "' is undefined");
+    Tensor c = t.to(kCPU).contiguous();
+    raw.push_back({name, to_safetensors_dtype(c.dtype()), c.shape(), c.numel() ? c.raw_data() : nullptr, c.nbytes()});
+    hold.push_back(std::move(c));
+  }
+  save_raw(path, raw, metadata);
+}
+
+void save(const std::string& path, const std::map<std::string, Tensor>& tensors,
+          const std::map<std::string, std::string>& metadata) {
+  std::vector<std::pair<std::string, Tensor>> list(tensors.begin(), tensors.end());
+  save(path, std::span<const std::pair<std::string, Tensor>>(list), metadata);
+}
+
+}  // namespace tern::io

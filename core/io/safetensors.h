@@ -1,0 +1,114 @@
+#pragma once
+// Reading and writing safetensors files as tern Tensors.
+//
+//   auto f = tern::io::SafetensorsFile::open("model.safetensors");   // mmap + full validation
+//   for (const auto& name : f.names()) std::cout << name << " " << f.info(name).shape.size() << "\n";
+//   Tensor w = f.tensor("wte.weight");                    // zero-copy view of the mapping
+//   Tensor h = f.tensor("wte.weight", kFloat32, cuda());  // a converted copy
+//
+//   auto ckpt = tern::io::load("model.safetensors");      // {tensors, metadata}
+//   tern::io::save("out.safetensors", ckpt.tensors, ckpt.metadata);
+//
+// Views: the file is mapped copy-on-write, so a view can be written in place without
+// touching the file; each view keeps the mapping alive after the SafetensorsFile is gone.
+// A view is given when the dtype is one tern computes with and the data is aligned for
+// its element size (files from the reference writer always are); otherwise tensor()
+// copies. BOOL data is viewed only when every byte is 0 or 1 (other bytes become true).
+//
+// Writing is atomic: a temporary file in the same directory is written, fsync'd and
+// renamed over the target, so a crash never leaves half a file under the real name and a
+// file that is mapped for reading is never overwritten in place.
+
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <tern/core/io/safetensors_format.h>
+#include <tern/core/tensor.h>
+
+namespace tern::io {
+
+class SafetensorsFile {
+ public:
+  // Maps and validates `path`; throws tern::Error "[path] <rule>: ..." on any malformed input.
+  static SafetensorsFile open(const std::string& path);
+  // Validates a file held in memory (copied into an aligned buffer). `label` names it in errors.
+  static SafetensorsFile from_bytes(const void* data, size_t size, const std::string& label = "<memory>");
+
+  const std::string& path() const { return path_; }
+  uint64_t file_size() const { return size_; }
+  const Header& header() const { return header_; }
+  uint64_t header_size() const { return header_.header_size; }
+  // Absolute file offset of the data buffer (8 + header size).
+  uint64_t data_start() const { return header_.data_start(); }
+
+  size_t size() const { return header_.tensors.size(); }
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  // Tensor names in the order the header lists them, and sorted.
+  std::vector<std::string> names() const;
+  std::vector<std::string> sorted_names() const;
+  // Every entry, in header order.
+  const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
+  const TensorInfo& info(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+
+  // The tensor's bytes inside the mapping, for any dtype (valid while this object or a
+  // view of it lives).
+  std::span<const uint8_t> raw_bytes(const std::string& name) const;
+  // Whether tensor(name) would be a zero-copy view.
+  bool can_view(const std::string& name) const;
+  // A zero-copy view when can_view(name), else a copy. Throws for dtypes tern can't
+  // compute with (F8_*, F6_*, F4, I16, U16, U32, U64, C64): use raw_bytes() for those.
+  Tensor tensor(const std::string& name) const;
+  // Always a fresh tensor of `dtype` on `device`, converted from the file's dtype.
+  Tensor tensor(const std::string& name, DType dtype, Device device = kCPU) const;
+
+ private:
+  SafetensorsFile() = default;
+  void init();
+  const uint8_t* data_of(const TensorInfo& t) const { return base_ + header_.data_start() + t.begin; }
+  Tensor copy_tensor(const TensorInfo& t, DType dtype) const;
+
+  std::string path_;
+  std::shared_ptr<void> mapping_;  // keeps base_ valid; shared with every view
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  bool writable_ = false;  // the mapping is private and writable, so views may be handed out
+  Header header_;
+  std::map<std::string, size_t, std::less<>> index_;
+};
+
+struct LoadOptions {
+  // false: zero-copy views of the mapping where possible. true: every tensor is copied
+  // into memory of its own (the file is not kept mapped).
+  bool copy = false;
+  // Convert every tensor to this dtype (implies a copy).
+  std::optional<DType> dtype;
+  // Place every tensor on this device (a copy unless kCPU).
+  Device device = kCPU;
+};
+
+struct Checkpoint {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+// Loads every tensor of `path`. Throws for a tensor whose dtype tern cannot compute with.
+Checkpoint load(const std::string& path, const LoadOptions& options = {});
+
+// Writes `tensors` (any device, any layout: they are written contiguous, in the
+// reference layout) and `metadata` to `path`, atomically. Refuses a tensor named
+// "__metadata__", duplicate names, undefined tensors and names or metadata that are not
+// valid UTF-8. An empty `metadata` writes no "__metadata__" key.
+void save(const std::string& path, const std::map<std::string, Tensor>& tensors,
+          const std::map<std::string, std::string>& metadata = {});
+void save(const std::string& path, std::span<const std::pair<std::string, Tensor>> tensors,
+          const std::map<std::string, std::string>& metadata = {});
+// Raw bytes of any safetensors dtype, written the same way.
+void save_raw(const std::string& path, const std::vector<RawTensor>& tensors,
+              const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace tern::io

@@ -1,0 +1,708 @@
+// safetensors header parsing and validation, and the writer's layout. See safetensors_format.h.
+//
+// The JSON header is parsed with nlohmann/json's SAX interface straight into TensorInfo
+// records: no DOM, one pass, and every type rule is checked where the value appears, so
+// each failure can name its rule and its tensor. nlohmann's parser is iterative, but the
+// handler still refuses nesting deeper than kMaxJsonDepth.
+
+#include <tern/core/io/safetensors_format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include <tern/core/error.h>
+
+namespace tern::io {
+
+// ---------------------------------------------------------------- dtypes
+
+namespace {
+
+struct DTypeRow {
+  SafetensorsDType dtype;
+  std::string_view name;
+  int bits;
+};
+
+// In enum order.
+constexpr DTypeRow kDTypes[kSafetensorsDTypeCount] = {
+    {SafetensorsDType::BOOL, "BOOL", 8},
+    {SafetensorsDType::F4, "F4", 4},
+    {SafetensorsDType::F6_E2M3, "F6_E2M3", 6},
+    {SafetensorsDType::F6_E3M2, "F6_E3M2", 6},
+    {SafetensorsDType::U8, "U8", 8},
+    {SafetensorsDType::I8, "I8", 8},
+    {SafetensorsDType::F8_E5M2, "F8_E5M2", 8},
+    {SafetensorsDType::F8_E4M3, "F8_E4M3", 8},
+    {SafetensorsDType::F8_E8M0, "F8_E8M0", 8},
+    {SafetensorsDType::F8_E4M3FNUZ, "F8_E4M3FNUZ", 8},
+    {SafetensorsDType::F8_E5M2FNUZ, "F8_E5M2FNUZ", 8},
+    {SafetensorsDType::I16, "I16", 16},
+    {SafetensorsDType::U16, "U16", 16},
+    {SafetensorsDType::F16, "F16", 16},
+    {SafetensorsDType::BF16, "BF16", 16},
+    {SafetensorsDType::I32, "I32", 32},
+    {SafetensorsDType::U32, "U32", 32},
+    {SafetensorsDType::F32, "F32", 32},
+    {SafetensorsDType::C64, "C64", 64},
+    {SafetensorsDType::F64, "F64", 64},
+    {SafetensorsDType::I64, "I64", 64},
+    {SafetensorsDType::U64, "U64", 64},
+};
+
+constexpr bool table_in_enum_order() {
+  for (int i = 0; i < kSafetensorsDTypeCount; ++i)
+    if (static_cast<int>(kDTypes[i].dtype) != i) return false;
+  return true;
+}
+static_assert(table_in_enum_order());
+
+std::string all_dtype_names() {
+  std::string s;
+  for (const auto& row : kDTypes) {
+    if (!s.empty()) s += ", ";
+    s += row.name;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view dtype_name(SafetensorsDType t) {
+  const auto i = static_cast<size_t>(t);
+  return i < std::size(kDTypes) ? kDTypes[i].name : std::string_view("?");
+}
+
+std::optional<SafetensorsDType> parse_dtype(std::string_view name) {
+  for (const auto& row : kDTypes)
+    if (row.name == name) return row.dtype;
+  return std::nullopt;
+}
+
+int dtype_bits(SafetensorsDType t) {
+  const auto i = static_cast<size_t>(t);
+  return i < std::size(kDTypes) ? kDTypes[i].bits : 0;
+}
+
+std::optional<DType> to_tern_dtype(SafetensorsDType t) {
+  switch (t) {
+    case SafetensorsDType::BOOL: return DType::boolean;
+    case SafetensorsDType::U8: return DType::u8;
+    case SafetensorsDType::I8: return DType::i8;
+    case SafetensorsDType::F16: return DType::f16;
+    case SafetensorsDType::BF16: return DType::bf16;
+    case SafetensorsDType::I32: return DType::i32;
+    case SafetensorsDType::F32: return DType::f32;
+    case SafetensorsDType::F64: return DType::f64;
+    case SafetensorsDType::I64: return DType::i64;
+    default: return std::nullopt;
+  }
+}
+
+SafetensorsDType to_safetensors_dtype(DType t) {
+  switch (t) {
+    case DType::boolean: return SafetensorsDType::BOOL;
+    case DType::u8: return SafetensorsDType::U8;
+    case DType::i8: return SafetensorsDType::I8;
+    case DType::f16: return SafetensorsDType::F16;
+    case DType::bf16: return SafetensorsDType::BF16;
+    case DType::i32: return SafetensorsDType::I32;
+    case DType::f32: return SafetensorsDType::F32;
+    case DType::f64: return SafetensorsDType::F64;
+    case DType::i64: return SafetensorsDType::I64;
+  }
+  TERN_FAIL("safetensors", "invalid tern dtype value ", static_cast<int>(t));
+}
+
+// ---------------------------------------------------------------- UTF-8
+
+bool is_valid_utf8(const uint8_t* p, size_t n, size_t* error_at, const char** why) {
+  auto fail = [&](size_t at, const char* reason) {
+    if (error_at) *error_at = at;
+    if (why) *why = reason;
+    return false;
+  };
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, eight bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const uint8_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len;
+    uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c == 0xE0) {
+      len = 3, lo = 0xA0;  // below: overlong
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      len = 3;
+    } else if (c == 0xED) {
+      len = 3, hi = 0x9F;  // above: UTF-16 surrogates U+D800..U+DFFF
+    } else if (c == 0xF0) {
+      len = 4, lo = 0x90;  // below: overlong
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      len = 4;
+    } else if (c == 0xF4) {
+      len = 4, hi = 0x8F;  // above: beyond U+10FFFF
+    } else if (c == 0xC0 || c == 0xC1) {
+      return fail(i, "overlong encoding");
+    } else if (c >= 0x80 && c <= 0xBF) {
+      return fail(i, "unexpected continuation byte");
+    } else {
+      return fail(i, "invalid byte (beyond U+10FFFF)");
+    }
+    if (i + static_cast<size_t>(len) > n) return fail(i, "truncated multi-byte sequence");
+    const uint8_t c1 = p[i + 1];
+    if (c1 < lo || c1 > hi) {
+      if (c == 0xE0 || c == 0xF0) {
+        if (c1 >= 0x80 && c1 < lo) return fail(i, "overlong encoding");
+      } else if (c == 0xED && c1 > 0x9F && c1 <= 0xBF) {
+        return fail(i, "encoded UTF-16 surrogate");
+      } else if (c == 0xF4 && c1 > 0x8F && c1 <= 0xBF) {
+        return fail(i, "code point beyond U+10FFFF");
+      }
+      return fail(i + 1, "invalid continuation byte");
+    }
+    for (int k = 2; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return fail(i + k, "invalid continuation byte");
+    i += len;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- sizes
+
+uint64_t checked_nbytes(const Shape& shape, SafetensorsDType dtype, std::string_view where,
+                        std::string_view name) {
+  uint64_t numel = 1;
+  for (const int64_t d : shape) {
+    TERN_CHECK(d >= 0, where, "tensor '", name, "': shape ", shape_str(shape), " has a negative dimension");
+    // Like the reference, the running product must not overflow, even when a later
+    // dimension is 0; tern's shapes are int64, so it must also stay below 2^63.
+    TERN_CHECK(!__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel) &&
+                   numel <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+               where, "size overflow: tensor '", name, "': the element count of shape ", shape_str(shape),
+               " overflows 64 bits");
+  }
+  uint64_t nbits;
+  TERN_CHECK(!__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_bits(dtype)), &nbits), where,
+             "size overflow: tensor '", name, "': shape ", shape_str(shape), " of ", dtype_name(dtype),
+             " (", numel, " elements) overflows 64 bits of size");
+  TERN_CHECK(nbits % 8 == 0, where, "sub-byte size: tensor '", name, "': ", numel, " elements of ",
+             dtype_name(dtype), " are ", nbits, " bits, not a whole number of bytes");
+  return nbits / 8;
+}
+
+// ---------------------------------------------------------------- header parsing
+
+namespace {
+
+using json = nlohmann::json;
+
+// Ordinals (among all integer tokens, in order) of the tokens spelled "-0". nlohmann reads
+// "-0" as the integer 0; the reference reads it as a float, so it is no valid shape entry
+// or offset. Only called when the header contains "-0" at all.
+std::vector<size_t> negative_zero_ordinals(const char* s, size_t n) {
+  std::vector<size_t> out;
+  size_t ordinal = 0;
+  size_t i = 0;
+  while (i < n) {
+    const char c = s[i];
+    if (c == '"') {
+      for (++i; i < n && s[i] != '"'; ++i)
+        if (s[i] == '\\') ++i;
+      ++i;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      const size_t b = i;
+      bool integer = true;
+      ++i;
+      while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
+                       s[i] == '+' || s[i] == '-')) {
+        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') integer = false;
+        ++i;
+      }
+      if (integer) {
+        if (i - b == 2 && s[b] == '-' && s[b + 1] == '0') out.push_back(ordinal);
+        ++ordinal;
+      }
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+enum class Field : uint8_t { dtype = 1, shape = 2, data_offsets = 4, unknown = 0 };
+
+enum class Frame : uint8_t { top, metadata, tensor, shape, offsets, skip };
+
+class HeaderSax {
+ public:
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  HeaderSax(std::string_view where, Header& out, std::vector<size_t> neg_zero)
+      : where_(where), out_(out), neg_zero_(std::move(neg_zero)) {}
+
+  bool null() { return scalar("null", nullptr); }
+  bool boolean(bool v) { return scalar(v ? "true" : "false", nullptr); }
+  bool number_integer(number_integer_t v) {
+    const bool neg_zero = is_negative_zero();  // always: it counts the integer token
+    const bool negative = v < 0 || neg_zero;
+    return integer(negative, negative ? 0 : static_cast<uint64_t>(v), v, neg_zero);
+  }
+  bool number_unsigned(number_unsigned_t v) { return integer(false, v, 0, is_negative_zero()); }
+  bool number_float(number_float_t, const string_t& raw) {
+    // nlohmann falls back to a float for integers beyond 64 bits.
+    const bool integral = raw.find_first_of(".eE") == std::string::npos;
+    if (integral) ++int_ordinal_;
+    if (integral && in_integer_slot()) {
+      if (!raw.empty() && raw[0] == '-') return integer(true, 0, std::numeric_limits<int64_t>::min(), false, &raw);
+      fail_number("is too large (" + raw + ")");
+    }
+    return scalar("a float", &raw);
+  }
+  bool string(string_t& v) {
+    switch (slot()) {
+      case Slot::metadata_value:
+        out_.metadata.emplace(std::move(meta_key_), std::move(v));
+        return true;
+      case Slot::dtype: {
+        const auto dt = parse_dtype(v);
+        if (!dt)
+          TERN_FAIL(where_, "unknown dtype: tensor '", cur_.name, "': '", v,
+                    "' is not a safetensors dtype (dtypes are upper case: ", all_dtype_names(), ")");
+        cur_.dtype = *dt;
+        return true;
+      }
+      default:
+        return scalar("a string", nullptr);
+    }
+  }
+  bool binary(binary_t&) { return scalar("binary", nullptr); }
+
+  bool start_object(std::size_t) {
+    enter();
+    switch (slot()) {
+      case Slot::root: frames_.push_back(Frame::top); return true;
+      case Slot::metadata: frames_.push_back(Frame::metadata); return true;
+      case Slot::tensor:
+        cur_ = TensorInfo{};
+        cur_.name = std::move(top_key_);
+        fields_ = 0;
+        frames_.push_back(Frame::tensor);
+        return true;
+      case Slot::ignored:
+      case Slot::skip: frames_.push_back(Frame::skip); return true;
+      default: return scalar("an object", nullptr);
+    }
+  }
+  bool start_array(std::size_t) {
+    enter();
+    switch (slot()) {
+      case Slot::shape: frames_.push_back(Frame::shape); return true;
+      case Slot::offsets:
+        n_offsets_ = 0;
+        frames_.push_back(Frame::offsets);
+        return true;
+      case Slot::ignored:
+      case Slot::skip: frames_.push_back(Frame::skip); return true;
+      default: return scalar("an array", nullptr);
+    }
+  }
+  bool key(string_t& k) {
+    switch (frames_.back()) {
+      case Frame::top:
+        if (k == "__metadata__") {
+          TERN_CHECK(!seen_metadata_, where_, "duplicate key: '__metadata__' appears twice in the header");
+          seen_metadata_ = true;
+        } else {
+          TERN_CHECK(names_.insert(k).second, where_, "duplicate tensor name: '", k,
+                     "' appears twice in the header");
+        }
+        top_key_ = std::move(k);
+        return true;
+      case Frame::metadata:
+        TERN_CHECK(!out_.metadata.count(k), where_, "invalid __metadata__: duplicate key '", k, "'");
+        meta_key_ = std::move(k);
+        return true;
+      case Frame::tensor: {
+        field_ = k == "dtype" ? Field::dtype
+                 : k == "shape" ? Field::shape
+                 : k == "data_offsets" ? Field::data_offsets
+                                       : Field::unknown;
+        const auto bit = static_cast<uint8_t>(field_);
+        TERN_CHECK(!(fields_ & bit), where_, "duplicate field: tensor '", cur_.name, "' has two '", k, "' fields");
+        fields_ |= bit;
+        return true;
+      }
+      default: return true;
+    }
+  }
+  bool end_object() {
+    const Frame f = frames_.back();
+    frames_.pop_back();
+    if (f == Frame::tensor) finish_tensor();
+    return true;
+  }
+  bool end_array() {
+    const Frame f = frames_.back();
+    frames_.pop_back();
+    if (f == Frame::offsets) {
+      TERN_CHECK(n_offsets_ == 2, where_, "invalid data_offsets: tensor '", cur_.name,
+                 "': must be exactly two non-negative integers [begin, end], got ", n_offsets_, " entr",
+                 n_offsets_ == 1 ? "y" : "ies");
+      TERN_CHECK(cur_.begin <= cur_.end, where_, "invalid data_offsets: tensor '", cur_.name, "': begin ",
+                 cur_.begin, " is past end ", cur_.end);
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& ex) {
+    std::string msg = ex.what();
+    if (msg.rfind("[json.exception", 0) == 0) {
+      const auto close = msg.find("] ");
+      if (close != std::string::npos) msg = msg.substr(close + 2);
+    }
+    TERN_FAIL(where_, "header is not valid JSON: ", msg);
+  }
+
+ private:
+  enum class Slot { root, metadata, tensor, metadata_value, dtype, shape, offsets, ignored, shape_elem,
+                    offset_elem, skip };
+
+  // What the value being read now belongs to.
+  Slot slot() const {
+    if (frames_.empty()) return Slot::root;
+    switch (frames_.back()) {
+      case Frame::top: return top_key_ == "__metadata__" ? Slot::metadata : Slot::tensor;
+      case Frame::metadata: return Slot::metadata_value;
+      case Frame::tensor:
+        switch (field_) {
+          case Field::dtype: return Slot::dtype;
+          case Field::shape: return Slot::shape;
+          case Field::data_offsets: return Slot::offsets;
+          default: return Slot::ignored;
+        }
+      case Frame::shape: return Slot::shape_elem;
+      case Frame::offsets: return Slot::offset_elem;
+      case Frame::skip: return Slot::skip;
+    }
+    return Slot::skip;
+  }
+  bool in_integer_slot() const {
+    const Slot s = slot();
+    return s == Slot::shape_elem || s == Slot::offset_elem;
+  }
+
+  void enter() {
+    TERN_CHECK(frames_.size() < static_cast<size_t>(kMaxJsonDepth), where_,
+               "header nesting too deep: more than ", kMaxJsonDepth, " levels of arrays and objects");
+  }
+
+  bool is_negative_zero() {
+    const size_t ordinal = int_ordinal_++;
+    while (neg_zero_next_ < neg_zero_.size() && neg_zero_[neg_zero_next_] < ordinal) ++neg_zero_next_;
+    return neg_zero_next_ < neg_zero_.size() && neg_zero_[neg_zero_next_] == ordinal;
+  }
+
+  [[noreturn]] void fail_number(const std::string& what) {
+    if (slot() == Slot::shape_elem)
+      TERN_FAIL(where_, "invalid shape: tensor '", cur_.name, "': shape[", cur_.shape.size(), "] ", what);
+    TERN_FAIL(where_, "invalid data_offsets: tensor '", cur_.name, "': data_offsets[", n_offsets_, "] ", what,
+              "; data_offsets must be exactly two non-negative integers");
+  }
+
+  bool integer(bool negative, uint64_t value, int64_t signed_value, bool neg_zero = false,
+               const std::string* raw = nullptr) {
+    if (!in_integer_slot()) return scalar("an integer", nullptr);
+    if (negative || neg_zero) {
+      std::string shown = raw ? *raw : neg_zero ? "-0" : std::to_string(signed_value);
+      fail_number("is negative (" + shown + ")");
+    }
+    if (slot() == Slot::shape_elem) {
+      if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        fail_number("is too large (" + std::to_string(value) + ")");
+      cur_.shape.push_back(static_cast<int64_t>(value));
+    } else {
+      if (n_offsets_ == 0)
+        cur_.begin = value;
+      else if (n_offsets_ == 1)
+        cur_.end = value;
+      else
+        TERN_FAIL(where_, "invalid data_offsets: tensor '", cur_.name,
+                  "': must be exactly two non-negative integers [begin, end], got more");
+      ++n_offsets_;
+    }
+    return true;
+  }
+
+  // A value of the wrong kind for its slot (or any scalar where it is simply ignored).
+  bool scalar(const char* kind, const std::string* raw) {
+    switch (slot()) {
+      case Slot::ignored:
+      case Slot::skip: return true;
+      case Slot::root: TERN_FAIL(where_, "header is not a JSON object (it is ", kind, ")");
+      case Slot::metadata:
+        TERN_FAIL(where_, "invalid __metadata__: must be an object of string → string, got ", kind);
+      case Slot::metadata_value:
+        TERN_FAIL(where_, "invalid __metadata__: the value of key '", meta_key_, "' is ", kind,
+                  ", not a string");
+      case Slot::tensor:
+        TERN_FAIL(where_, "tensor entry is not an object: tensor '", top_key_, "' is ", kind,
+                  ", expected {\"dtype\", \"shape\", \"data_offsets\"}");
+      case Slot::dtype: TERN_FAIL(where_, "invalid dtype: tensor '", cur_.name, "': dtype is ", kind, ", not a string");
+      case Slot::shape:
+        TERN_FAIL(where_, "invalid shape: tensor '", cur_.name, "': shape is ", kind, ", not an array");
+      case Slot::offsets:
+        TERN_FAIL(where_, "invalid data_offsets: tensor '", cur_.name, "': data_offsets is ", kind,
+                  ", not an array of two non-negative integers");
+      case Slot::shape_elem:
+      case Slot::offset_elem:
+        if (raw) fail_number(std::string("is not an integer (") + *raw + ")");
+        fail_number(std::string("is ") + kind + ", not a non-negative integer");
+    }
+    return true;
+  }
+
+  void finish_tensor() {
+    static constexpr std::pair<Field, const char*> kRequired[] = {
+        {Field::dtype, "dtype"}, {Field::shape, "shape"}, {Field::data_offsets, "data_offsets"}};
+    for (const auto& [bit, name] : kRequired)
+      TERN_CHECK(fields_ & static_cast<uint8_t>(bit), where_, "missing field: tensor '", cur_.name, "' has no '",
+                 name, "'");
+    const uint64_t nbytes = checked_nbytes(cur_.shape, cur_.dtype, where_, cur_.name);
+    TERN_CHECK(nbytes == cur_.end - cur_.begin, where_, "size mismatch: tensor '", cur_.name, "': shape ",
+               shape_str(cur_.shape), " of ", dtype_name(cur_.dtype), " is ", nbytes, " bytes, but data_offsets [",
+               cur_.begin, ", ", cur_.end, "] hold ", cur_.end - cur_.begin);
+    out_.tensors.push_back(std::move(cur_));
+    cur_ = TensorInfo{};
+  }
+
+  std::string_view where_;
+  Header& out_;
+  std::vector<Frame> frames_;
+  std::string top_key_, meta_key_;
+  TensorInfo cur_;
+  Field field_ = Field::unknown;
+  uint8_t fields_ = 0;
+  int n_offsets_ = 0;
+  bool seen_metadata_ = false;
+  std::unordered_set<std::string> names_;
+  std::vector<size_t> neg_zero_;
+  size_t neg_zero_next_ = 0;
+  size_t int_ordinal_ = 0;
+};
+
+// The tensors must tile [0, end) of the data buffer exactly, in offset order.
+uint64_t check_tiling(const std::vector<TensorInfo>& tensors, std::string_view where) {
+  std::vector<uint32_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const TensorInfo &x = tensors[a], &y = tensors[b];
+    return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
+  });
+  uint64_t pos = 0;
+  const TensorInfo* prev = nullptr;
+  for (const uint32_t i : order) {
+    const TensorInfo& t = tensors[i];
+    if (t.begin < pos)
+      TERN_FAIL(where, "overlapping tensors: tensor '", t.name, "' [", t.begin, ", ", t.end,
+                ") starts inside tensor '", prev->name, "' [", prev->begin, ", ", prev->end, ")");
+    if (t.begin > pos) {
+      if (!prev)
+        TERN_FAIL(where, "data does not start at offset 0: the first tensor, '", t.name, "', begins at ", t.begin);
+      TERN_FAIL(where, "gap in the data: bytes [", pos, ", ", t.begin, ") between tensor '", prev->name,
+                "' and tensor '", t.name, "' belong to no tensor");
+    }
+    pos = t.end;
+    prev = &t;
+  }
+  return pos;
+}
+
+}  // namespace
+
+Header parse_header(const uint8_t* data, size_t size, std::string_view where) {
+  TERN_CHECK(size >= 8, where, "file too short: ", size,
+             " bytes, but a safetensors file starts with an 8-byte header length");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
+  TERN_CHECK(n <= kMaxHeaderSize, where, "header too large: the header length is ", n, " bytes; the limit is ",
+             kMaxHeaderSize);
+  TERN_CHECK(n <= size - 8, where, "header runs past the end of the file: header length ", n, " needs ", n + 8,
+             " bytes, but the file has ", size);
+  const uint8_t* h = data + 8;
+
+  size_t bad_at = 0;
+  const char* why = "";
+  TERN_CHECK(is_valid_utf8(h, n, &bad_at, &why), where, "header is not valid UTF-8: ", why, " at header byte ",
+             bad_at);
+  // nlohmann skips a leading byte-order mark; the reference does not.
+  TERN_CHECK(!(n >= 3 && h[0] == 0xEF && h[1] == 0xBB && h[2] == 0xBF), where,
+             "header is not valid JSON: it starts with a UTF-8 byte-order mark");
+  // nlohmann stops at a NUL byte as if the input ended there; JSON allows none anywhere
+  // (inside strings it must be escaped), and the reference refuses it.
+  if (const void* nul = std::memchr(h, 0, n))
+    TERN_FAIL(where, "header is not valid JSON: NUL byte at header byte ", static_cast<const uint8_t*>(nul) - h,
+              " (padding must be spaces)");
+
+  Header out;
+  out.header_size = n;
+  const char* s = reinterpret_cast<const char*>(h);
+  std::vector<size_t> neg_zero;
+  if (n >= 2 && std::string_view(s, n).find("-0") != std::string_view::npos) neg_zero = negative_zero_ordinals(s, n);
+  HeaderSax sax(where, out, std::move(neg_zero));
+  json::sax_parse(s, s + n, &sax, json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);
+
+  const uint64_t end = check_tiling(out.tensors, where);
+  out.data_size = size - 8 - n;
+  TERN_CHECK(end <= out.data_size, where, "truncated data: the tensors need ", end,
+             " bytes of data, but the file holds only ", out.data_size, " after the header");
+  TERN_CHECK(end == out.data_size, where, "trailing bytes: ", out.data_size - end,
+             " bytes follow the last tensor's data (a polyglot file?); the tensors end at data offset ", end);
+  return out;
+}
+
+// ---------------------------------------------------------------- writing
+
+namespace {
+
+// As serde_json writes strings: only '"', '\\' and control characters are escaped.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void check_utf8(std::string_view s, std::string_view where, const char* what) {
+  size_t at = 0;
+  const char* why = "";
+  TERN_CHECK(is_valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size(), &at, &why), where, what,
+             " is not valid UTF-8 (", why, " at byte ", at, ")");
+}
+
+}  // namespace
+
+WritePlan plan_write(const std::vector<RawTensor>& tensors, const std::map<std::string, std::string>& metadata,
+                     std::string_view where) {
+  WritePlan plan;
+  plan.order.reserve(tensors.size());
+  for (const RawTensor& t : tensors) {
+    TERN_CHECK(t.name != "__metadata__", where,
+               "a tensor cannot be named '__metadata__': the name is reserved for the metadata map");
+    check_utf8(t.name, where, "tensor name");
+    const uint64_t nbytes = checked_nbytes(t.shape, t.dtype, where, t.name);
+    TERN_CHECK(nbytes == t.nbytes, where, "tensor '", t.name, "': shape ", shape_str(t.shape), " of ",
+               dtype_name(t.dtype), " is ", nbytes, " bytes, but ", t.nbytes, " were given");
+    TERN_CHECK(t.data || nbytes == 0, where, "tensor '", t.name, "': no data");
+    plan.order.push_back(&t);
+  }
+  for (const auto& [k, v] : metadata) {
+    check_utf8(k, where, "a __metadata__ key");
+    check_utf8(v, where, "a __metadata__ value");
+  }
+  // The reference layout: dtype descending, then name (bytewise).
+  std::sort(plan.order.begin(), plan.order.end(), [](const RawTensor* a, const RawTensor* b) {
+    if (a->dtype != b->dtype) return a->dtype > b->dtype;
+    return a->name < b->name;
+  });
+  {
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(tensors.size());
+    for (const RawTensor& t : tensors)
+      TERN_CHECK(seen.insert(t.name).second, where, "duplicate tensor name '", t.name, "'");
+  }
+
+  std::string& h = plan.prefix_and_header;
+  h.assign(8, '\0');
+  h += '{';
+  if (!metadata.empty()) {
+    h += "\"__metadata__\":{";
+    bool first = true;
+    for (const auto& [k, v] : metadata) {
+      if (!first) h += ',';
+      first = false;
+      append_json_string(h, k);
+      h += ':';
+      append_json_string(h, v);
+    }
+    h += '}';
+  }
+  uint64_t offset = 0;
+  for (const RawTensor* t : plan.order) {
+    if (h.size() > 9) h += ',';
+    append_json_string(h, t->name);
+    h += ":{\"dtype\":\"";
+    h += dtype_name(t->dtype);
+    h += "\",\"shape\":[";
+    for (size_t i = 0; i < t->shape.size(); ++i) {
+      if (i) h += ',';
+      h += std::to_string(t->shape[i]);
+    }
+    h += "],\"data_offsets\":[";
+    h += std::to_string(offset);
+    h += ',';
+    TERN_CHECK(!__builtin_add_overflow(offset, t->nbytes, &offset), where, "size overflow: the data exceeds 2^64 bytes");
+    h += std::to_string(offset);
+    h += "]}";
+  }
+  h += '}';
+  while ((h.size() - 8) % 8) h += ' ';
+  const uint64_t n = h.size() - 8;
+  TERN_CHECK(n <= kMaxHeaderSize, where, "header too large: ", n, " bytes; readers refuse more than ", kMaxHeaderSize);
+  for (int i = 0; i < 8; ++i) h[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+  plan.data_size = offset;
+  return plan;
+}
+
+std::vector<uint8_t> serialize(const std::vector<RawTensor>& tensors, const std::map<std::string, std::string>& metadata,
+                               std::string_view where) {
+  const WritePlan plan = plan_write(tensors, metadata, where);
+  std::vector<uint8_t> out;
+  out.reserve(plan.prefix_and_header.size() + plan.data_size);
+  out.insert(out.end(), plan.prefix_and_header.begin(), plan.prefix_and_header.end());
+  for (const RawTensor* t : plan.order) {
+    const auto* p = static_cast<const uint8_t*>(t->data);
+    out.insert(out.end(), p, p + t->nbytes);
+  }
+  return out;
+}
+
+}  // namespace tern::io
