@@ -1,0 +1,14 @@
+#pragma once
+// Subcommands of the `tern` tool: each add_* registers one on the app, with its --help,
+// and does its work in the subcommand's callback. Failures throw tern::Error; main()
+// prints the message and exits non-zero.
+
+namespace CLI {
+class App;
+}
+
+namespace tern::cli {
+
+void add_inspect(CLI::App& app);
+
+}  // namespace tern::cli

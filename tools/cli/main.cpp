@@ -1,0 +1,31 @@
+// The `tern` command-line tool. Each subcommand lives in its own file and registers
+// itself here (see commands.h):
+//   tern inspect FILE [--json]     tensors, totals and metadata of a safetensors file
+
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include <tern/core/error.h>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"tern: a small deep-learning framework's command-line tool"};
+  app.require_subcommand(1);
+  tern::cli::add_inspect(app);
+  try {
+    app.parse(argc, argv);  // runs the chosen subcommand's callback
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const tern::Error& e) {
+    std::cerr << "tern " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name()) << ": "
+              << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "tern: unexpected error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
