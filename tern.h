@@ -12,3 +12,8 @@
 #include <tern/core/op_registry.h>
 #include <tern/core/ops.h>
 #include <tern/core/tensor.h>
+#include <tern/nn/init.h>
+#include <tern/nn/layers.h>
+#include <tern/nn/module.h>
+#include <tern/nn/optim/optimizer.h>
+#include <tern/nn/transformer.h>

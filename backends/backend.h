@@ -92,6 +92,12 @@ class Backend {
                                       const void* lse, double scale, void* glogits, int64_t rows,
                                       int64_t classes, int64_t ignore_index) = 0;
 
+  // AdamW on contiguous [n] arrays, in place, in torch's arithmetic order:
+  // p *= 1 - lr*wd; m = lerp(m, g, 1 - beta1); v = beta2*v + (1 - beta2)*g*g;
+  // p -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps).
+  virtual void adamw_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n,
+                          double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step) = 0;
+
   // dst[o, i, :] = src[o, idx[i], :], src [outer, src_dim, inner], idx i64 [n].
   // Returns the position of the first index outside [0, src_dim), or -1.
   virtual int64_t index_select(DType dtype, const void* src, const int64_t* idx, void* dst,

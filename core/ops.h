@@ -30,7 +30,8 @@ Tensor empty_like(const Tensor& t);
 // A 0-d tensor.
 Tensor scalar_tensor(double value, DType dtype = kFloat32, Device device = kCPU);
 
-// Copies `values` into a new tensor of `shape` (1-D when shape is empty and values.size() != 1).
+// Copies `values` into a new tensor of `shape`; 1-D when no shape is given (a 0-d
+// tensor comes from scalar_tensor or reshape({})).
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, Shape shape = {}, TensorOptions opts = {.dtype = dtype_v<T>});
 Tensor tensor(std::initializer_list<float> values, TensorOptions opts = {});

@@ -120,7 +120,7 @@ Tensor Tensor::grad() const {
   return g ? Tensor(g) : Tensor();
 }
 
-void Tensor::set_grad(const Tensor& g) {
+void Tensor::set_grad(const Tensor& g) const {
   if (!g.defined()) {
     impl().autograd().grad.reset();
     return;
@@ -140,6 +140,15 @@ void Tensor::retain_grad() {
   auto& retained = meta.grad_fn->retained();
   if (retained.size() <= meta.output_nr) retained.resize(meta.output_nr + 1);
   retained[meta.output_nr] = impl_;
+}
+
+void Tensor::set_data(const Tensor& src) {
+  detail::check_defined(src, "set_data", "source");
+  TERN_CHECK(is_leaf(), "set_data", "only leaf tensors can take new data");
+  TERN_CHECK(!requires_grad() || is_floating(src.dtype()), "set_data", "a tensor that requires grad needs ",
+             "floating-point data, got ", src.dtype());
+  impl().set_data(src.storage(), src.shape(), src.strides(), src.offset(), src.dtype());
+  impl().autograd().grad.reset();
 }
 
 Tensor Tensor::detach() const {

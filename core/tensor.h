@@ -48,6 +48,14 @@ class TensorImpl {
   int64_t offset() const { return offset_; }
   DType dtype() const { return dtype_; }
   AutogradMeta& autograd() { return autograd_; }
+  // Points this impl at other data, keeping its identity (and autograd state).
+  void set_data(std::shared_ptr<Storage> storage, Shape shape, Strides strides, int64_t offset, DType dtype) {
+    storage_ = std::move(storage);
+    shape_ = std::move(shape);
+    strides_ = std::move(strides);
+    offset_ = offset;
+    dtype_ = dtype;
+  }
   const AutogradMeta& autograd() const { return autograd_; }
 
  private:
@@ -139,10 +147,13 @@ class Tensor {
   bool is_leaf() const { return !impl().autograd().grad_fn; }
   const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().autograd().grad_fn; }
   Tensor grad() const;
-  void set_grad(const Tensor& g);
-  void zero_grad() { impl().autograd().grad.reset(); }
+  void set_grad(const Tensor& g) const;
+  void zero_grad() const { impl().autograd().grad.reset(); }
   void retain_grad();
   bool retains_grad() const { return impl().autograd().retains_grad; }
+  // Makes every handle to this tensor see `src`'s data, shape and dtype, as when
+  // a module moves its parameters to another device or dtype. Leaves only.
+  void set_data(const Tensor& src);
   // A tensor sharing storage but outside the graph.
   Tensor detach() const;
   // Backward from this tensor. Without `grad` it must hold one element.

@@ -38,6 +38,8 @@ class CpuBackend final : public Backend {
   void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets,
                               const void* lse, double scale, void* glogits, int64_t rows,
                               int64_t classes, int64_t ignore_index) override;
+  void adamw_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int64_t step) override;
   int64_t index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer,
                        int64_t src_dim, int64_t n, int64_t inner) override;
   void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer,

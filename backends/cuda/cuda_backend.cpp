@@ -116,6 +116,10 @@ class CudaBackend final : public Backend {
                               int64_t) override {
     not_yet("cross_entropy");
   }
+  void adamw_step(DType, void*, const void*, void*, void*, int64_t, double, double, double, double, double,
+                  int64_t) override {
+    not_yet("adamw_step");
+  }
   int64_t index_select(DType, const void*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) override {
     not_yet("index_select");
   }

@@ -76,7 +76,7 @@ Tensor randn(const Shape& shape, Generator* gen, TensorOptions opts) {
 
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, Shape shape, TensorOptions opts) {
-  if (shape.empty() && values.size() != 1) shape = {static_cast<int64_t>(values.size())};
+  if (shape.empty()) shape = {static_cast<int64_t>(values.size())};
   TERN_CHECK(checked_numel(shape, "from_vector") == static_cast<int64_t>(values.size()), "from_vector",
              values.size(), " values do not fill shape ", shape_str(shape));
   Tensor h = empty(shape, {.dtype = dtype_v<T>});
