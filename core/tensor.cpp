@@ -185,23 +185,41 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  detail::begin_inplace("add_", *this);
-  NoGradGuard ng;
-  Tensor o = alpha == 1.0 ? other : mul(other, alpha);
-  return copy_(add(*this, o));
+namespace {
+
+// self = self (op) other in place. Elementwise kernels read and write each element at
+// the same position, so the output may alias the first input.
+Tensor& inplace_binary(const char* op, BinaryOp bop, Tensor& self, const Tensor& other) {
+  detail::check_defined(other, op, "operand");
+  detail::begin_inplace(op, self);
+  detail::check_same_dtype(op, self, other);
+  TERN_CHECK(self.dtype() != kBool && self.dtype() != kFloat16 && self.dtype() != kBFloat16, op, "no kernel for ",
+             self.dtype());
+  Tensor o = other.device() == self.device() ? other : other.to(self.device());
+  TERN_CHECK(broadcast_shapes(o.shape(), self.shape(), op) == self.shape(), op, "operand of shape ",
+             shape_str(o.shape()), " cannot be broadcast to ", shape_str(self.shape()));
+  backend_for(self.device(), op).binary(bop, self.shape(), detail::arg(self), detail::arg(self),
+                                        detail::broadcast_arg(o, self.shape()));
+  return self;
 }
 
-Tensor& Tensor::mul_(const Tensor& other) {
-  detail::begin_inplace("mul_", *this);
-  NoGradGuard ng;
-  return copy_(mul(*this, other));
+}  // namespace
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  if (alpha == 1.0) return inplace_binary("add_", BinaryOp::add, *this, other);
+  Tensor scaled;
+  {
+    NoGradGuard ng;
+    scaled = mul(other, alpha);
+  }
+  return inplace_binary("add_", BinaryOp::add, *this, scaled);
 }
+
+Tensor& Tensor::mul_(const Tensor& other) { return inplace_binary("mul_", BinaryOp::mul, *this, other); }
 
 Tensor& Tensor::mul_(double s) {
-  detail::begin_inplace("mul_", *this);
-  NoGradGuard ng;
-  return copy_(mul(*this, s));
+  detail::check_defined(*this, "mul_", "destination");
+  return inplace_binary("mul_", BinaryOp::mul, *this, scalar_tensor(s, dtype(), device()));
 }
 
 // ---- printing

@@ -54,6 +54,9 @@ void begin_inplace(const char* op, const Tensor& t) {
   check_defined(t, op, "destination");
   TERN_CHECK(!(autograd::grad_mode_enabled() && t.requires_grad()), op,
              "in-place write to a tensor that requires grad; do it under NoGradGuard");
+  for (int64_t d = 0; d < t.dim(); ++d)
+    TERN_CHECK(t.strides()[d] != 0 || t.shape()[d] <= 1, op, "in-place write to an expanded tensor of shape ",
+               shape_str(t.shape()), " (several elements share memory); write to a contiguous copy instead");
   t.storage()->bump_version();
 }
 

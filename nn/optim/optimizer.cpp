@@ -227,7 +227,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   if (coef < 1.0)
     for (auto& p : params) {
       Tensor g = p.grad();
-      if (g.defined()) p.set_grad(mul(g, coef));
+      if (g.defined()) g.mul_(coef);
     }
   return total;
 }

@@ -332,7 +332,8 @@ TEST(Errors, UndefinedTensor) {
 TEST(Errors, CopyShapes) {
   EXPECT_THROW_MSG(zeros({3}).copy_(zeros({4})), "[copy_] shapes (4) and (3) cannot be broadcast");
   EXPECT_THROW_MSG(zeros({3}).copy_(zeros({2, 3})), "[copy_] source shape (2,3) cannot be broadcast to (3)");
-  EXPECT_THROW_MSG(zeros({3}).add_(zeros({2, 3})), "[copy_]");
+  EXPECT_THROW_MSG(zeros({3}).add_(zeros({2, 3})), "[add_] operand of shape (2,3) cannot be broadcast to (3)");
+  EXPECT_THROW_MSG(zeros({3, 1}).expand({3, 4}).fill_(1.0), "[fill_] in-place write to an expanded tensor");
 }
 
 TEST(Errors, DevicesWithoutGpu) {
