@@ -3,7 +3,8 @@
 //   ./run fuzz [seconds]      build with clang -fsanitize=fuzzer,address,undefined and run
 //
 // Any input must either parse or throw tern::Error; nothing else may escape, and ASan/UBSan
-// must stay quiet. For inputs that parse, the target also checks what validation promises:
+// must stay quiet. The fast header path and the nlohmann path must give the same result
+// (the same error, or the same header). For inputs that parse, it also checks what validation promises:
 // every tensor lies inside the data buffer, and the parsed file rewrites (in the reference
 // layout) to bytes that parse back to the same tensors, and rewrite to themselves.
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
 #include <vector>
 
 #include <tern/core/error.h>
@@ -34,11 +36,31 @@ uint64_t checksum(const uint8_t* p, size_t n) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tern::io;
-  Header h;
+  // The fast path and the nlohmann path must agree on every input.
+  Header h, slow;
+  bool fast_ok = true, slow_ok = true;
+  std::string fast_err, slow_err;
   try {
-    h = parse_header(data, size, "fuzz");
-  } catch (const tern::Error&) {
-    return 0;  // refused with a clear error: fine
+    h = parse_header(data, size, "fuzz", /*fast=*/true);
+  } catch (const tern::Error& e) {
+    fast_ok = false;
+    fast_err = e.what();
+  }
+  try {
+    slow = parse_header(data, size, "fuzz", /*fast=*/false);
+  } catch (const tern::Error& e) {
+    slow_ok = false;
+    slow_err = e.what();
+  }
+  if (fast_ok != slow_ok || fast_err != slow_err) die("the fast path and the nlohmann path disagree");
+  if (!fast_ok) return 0;  // refused with a clear error: fine
+  if (slow.tensors.size() != h.tensors.size() || slow.metadata != h.metadata || slow.header_size != h.header_size)
+    die("the fast path and the nlohmann path read different headers");
+  for (size_t i = 0; i < h.tensors.size(); ++i) {
+    const TensorInfo &a = h.tensors[i], &b = slow.tensors[i];
+    if (a.name != b.name || a.dtype != b.dtype || a.shape != b.shape || a.begin != b.begin || a.end != b.end)
+      die("the fast path and the nlohmann path read a tensor differently");
+    if (h.find(a.name) != &a) die("the name index does not find a tensor");
   }
   // Validation's promises.
   if (h.data_start() + h.data_size != size) die("data buffer size");

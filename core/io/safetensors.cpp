@@ -111,7 +111,6 @@ SafetensorsFile SafetensorsFile::from_bytes(const void* data, size_t size, const
 
 void SafetensorsFile::init() {
   header_ = parse_header(base_, size_, path_);
-  for (size_t i = 0; i < header_.tensors.size(); ++i) index_.emplace(header_.tensors[i].name, i);
 }
 
 std::vector<std::string> SafetensorsFile::names() const {
@@ -122,16 +121,15 @@ std::vector<std::string> SafetensorsFile::names() const {
 }
 
 std::vector<std::string> SafetensorsFile::sorted_names() const {
-  std::vector<std::string> out;
-  out.reserve(index_.size());
-  for (const auto& kv : index_) out.push_back(kv.first);
+  std::vector<std::string> out = names();
+  std::sort(out.begin(), out.end());
   return out;
 }
 
 const TensorInfo& SafetensorsFile::info(const std::string& name) const {
-  auto it = index_.find(name);
-  TERN_CHECK(it != index_.end(), path_, "no tensor named '", name, "' (the file has ", index_.size(), ")");
-  return header_.tensors[it->second];
+  const TensorInfo* t = header_.find(name);
+  TERN_CHECK(t, path_, "no tensor named '", name, "' (the file has ", header_.tensors.size(), ")");
+  return *t;
 }
 
 std::span<const uint8_t> SafetensorsFile::raw_bytes(const std::string& name) const {

@@ -46,7 +46,7 @@ class SafetensorsFile {
   uint64_t data_start() const { return header_.data_start(); }
 
   size_t size() const { return header_.tensors.size(); }
-  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  bool contains(const std::string& name) const { return header_.find(name) != nullptr; }
   // Tensor names in the order the header lists them, and sorted.
   std::vector<std::string> names() const;
   std::vector<std::string> sorted_names() const;
@@ -78,7 +78,6 @@ class SafetensorsFile {
   uint64_t size_ = 0;
   bool writable_ = false;  // the mapping is private and writable, so views may be handed out
   Header header_;
-  std::map<std::string, size_t, std::less<>> index_;
 };
 
 struct LoadOptions {

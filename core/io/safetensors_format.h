@@ -81,6 +81,14 @@ struct Header {
   std::map<std::string, std::string> metadata;
   uint64_t data_size = 0;                // bytes after the header; the tensors tile it exactly
   uint64_t data_start() const { return 8 + header_size; }
+
+  // The entry named `name`, or null.
+  const TensorInfo* find(std::string_view name) const;
+  // Builds the name index; false if two tensors share a name.
+  bool build_index();
+
+ private:
+  std::vector<std::pair<uint64_t, uint32_t>> index_;  // (hash of name, position), sorted
 };
 
 inline constexpr uint64_t kMaxHeaderSize = 100'000'000;  // as the reference
@@ -88,7 +96,10 @@ inline constexpr int kMaxJsonDepth = 64;                 // a valid header needs
 
 // Parses and validates a whole file held in memory (`size` is the file size: the header's
 // claims are checked against it). `where` names the file in errors. Throws tern::Error.
-Header parse_header(const uint8_t* data, size_t size, std::string_view where);
+// Headers in the plain form writers produce take a fast path; anything else (escapes,
+// unknown fields, any error) is parsed by nlohmann/json, which names the rule broken.
+// `fast = false` uses nlohmann only: the fuzzer checks that both agree.
+Header parse_header(const uint8_t* data, size_t size, std::string_view where, bool fast = true);
 
 // True when bytes [p, p+n) are well-formed UTF-8 (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF). On failure, *error_at gets the offending offset
