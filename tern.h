@@ -9,6 +9,7 @@
 #include <tern/core/device.h>
 #include <tern/core/error.h>
 #include <tern/core/generator.h>
+#include <tern/core/io/safetensors.h>
 #include <tern/core/op_registry.h>
 #include <tern/core/ops.h>
 #include <tern/core/tensor.h>
