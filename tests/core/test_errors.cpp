@@ -333,6 +333,8 @@ TEST(Errors, CopyShapes) {
   EXPECT_THROW_MSG(zeros({3}).copy_(zeros({4})), "[copy_] shapes (4) and (3) cannot be broadcast");
   EXPECT_THROW_MSG(zeros({3}).copy_(zeros({2, 3})), "[copy_] source shape (2,3) cannot be broadcast to (3)");
   EXPECT_THROW_MSG(zeros({3}).add_(zeros({2, 3})), "[add_] operand of shape (2,3) cannot be broadcast to (3)");
+  EXPECT_THROW_MSG(zeros({3}).mul_(zeros({3}, {.dtype = kFloat64})), "[mul_] dtypes differ: f32 and f64");
+  EXPECT_THROW_MSG(zeros({3}).add_(Tensor()), "[add_] operand is an undefined tensor");
   EXPECT_THROW_MSG(zeros({3, 1}).expand({3, 4}).fill_(1.0), "[fill_] in-place write to an expanded tensor");
 }
 

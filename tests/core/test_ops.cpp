@@ -563,6 +563,26 @@ TEST_P(Ops, MatmulBatchedBroadcast) {
   }
   EXPECT_EQ(c4.shape(), (Shape{3, M, N}));
   EXPECT_TRUE(all_close(c4, want4, 1e-4, 1e-5));
+
+  // Shared right operand with a left operand whose batch cannot fold into rows:
+  // a gap between batches (narrowed dim 1) and transposed matrices.
+  Tensor a4 = rn({2, 4, M, K}, 17);
+  Tensor gap = a4.narrow(1, 0, 3);
+  EXPECT_TRUE(all_close(matmul(gap, w), ref_mm(vals(gap), vals(w), 6 * M, K, N), 1e-4, 1e-5));
+  Tensor at = rn({3, K, M}, 18).transpose(-1, -2);
+  EXPECT_TRUE(all_close(matmul(at, w), ref_mm(vals(at), vals(w), 3 * M, K, N), 1e-4, 1e-5));
+  // Size-1 batch on one side only.
+  Tensor one = rn({1, M, K}, 19);
+  Tensor c5 = matmul(one, b);
+  EXPECT_EQ(c5.shape(), (Shape{3, M, N}));
+  const Vec ov = vals(one);
+  Vec want5;
+  for (int j = 0; j < 3; ++j) {
+    Vec bs(bv.begin() + j * K * N, bv.begin() + (j + 1) * K * N);
+    Vec cs = ref_mm(ov, bs, M, K, N);
+    want5.insert(want5.end(), cs.begin(), cs.end());
+  }
+  EXPECT_TRUE(all_close(c5, want5, 1e-4, 1e-5));
 }
 
 TEST_P(Ops, MatmulTransposedAndNonContiguousOperands) {
