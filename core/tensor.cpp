@@ -190,14 +190,16 @@ namespace {
 // self = self (op) other in place. Elementwise kernels read and write each element at
 // the same position, so the output may alias the first input.
 Tensor& inplace_binary(const char* op, BinaryOp bop, Tensor& self, const Tensor& other) {
+  // Every check runs before begin_inplace bumps the version: a refused write changes nothing.
   detail::check_defined(other, op, "operand");
-  detail::begin_inplace(op, self);
+  detail::check_defined(self, op, "destination");
   detail::check_same_dtype(op, self, other);
   TERN_CHECK(self.dtype() != kBool && self.dtype() != kFloat16 && self.dtype() != kBFloat16, op, "no kernel for ",
              self.dtype());
+  TERN_CHECK(broadcast_shapes(other.shape(), self.shape(), op) == self.shape(), op, "operand of shape ",
+             shape_str(other.shape()), " cannot be broadcast to ", shape_str(self.shape()));
   Tensor o = other.device() == self.device() ? other : other.to(self.device());
-  TERN_CHECK(broadcast_shapes(o.shape(), self.shape(), op) == self.shape(), op, "operand of shape ",
-             shape_str(o.shape()), " cannot be broadcast to ", shape_str(self.shape()));
+  detail::begin_inplace(op, self);
   backend_for(self.device(), op).binary(bop, self.shape(), detail::arg(self), detail::arg(self),
                                         detail::broadcast_arg(o, self.shape()));
   return self;
