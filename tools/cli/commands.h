@@ -10,5 +10,8 @@ class App;
 namespace tern::cli {
 
 void add_inspect(CLI::App& app);
+void add_train(CLI::App& app);     // train.cpp
+void add_generate(CLI::App& app);  // generate.cpp
+void add_eval(CLI::App& app);      // eval.cpp
 
 }  // namespace tern::cli

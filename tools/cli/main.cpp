@@ -1,6 +1,9 @@
 // The `tern` command-line tool. Each subcommand lives in its own file and registers
 // itself here (see commands.h):
 //   tern inspect FILE [--json]     tensors, totals and metadata of a safetensors file
+//   tern train [options]           train a GPT-2 (progress, metrics.csv, atomic checkpoints, --resume)
+//   tern generate CHECKPOINT       stream samples from a checkpoint
+//   tern eval CHECKPOINT           val loss and perplexity of a checkpoint
 
 #include <exception>
 #include <iostream>
@@ -15,6 +18,9 @@ int main(int argc, char** argv) {
   CLI::App app{"tern: a small deep-learning framework's command-line tool"};
   app.require_subcommand(1);
   tern::cli::add_inspect(app);
+  tern::cli::add_train(app);
+  tern::cli::add_generate(app);
+  tern::cli::add_eval(app);
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The `tern` binary end to end: --help, clear errors, a real SIGINT during `tern train`
+# (checkpoint saved, exit 130), --resume, then generate and eval on the result.
+#   tests/tools/cli_smoke.sh path/to/tern
+set -uo pipefail
+TERN=${1:?usage: cli_smoke.sh path/to/tern}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tern_cli_smoke.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+expect_rc() {  # expect_rc <rc|nonzero> <needle or ''> <command...>
+  local want=$1 needle=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  [[ $rc == "$want" || ($want == nonzero && $rc != 0) ]] || fail "$* -> exit $rc (want $want): $out"
+  [[ -z $needle || $out == *"$needle"* ]] || fail "$* -> output lacks '$needle': $out"
+}
+
+for sub in train generate eval; do expect_rc 0 "--help" "$TERN" "$sub" --help; done
+expect_rc 0 "--resume" "$TERN" train --help
+expect_rc 0 "--top-p" "$TERN" generate --help
+expect_rc 0 "perplexity" "$TERN" eval --help
+expect_rc 1 "does not exist" "$TERN" generate "$WORK/nowhere"
+expect_rc 1 "does not exist" "$TERN" eval "$WORK/nowhere"
+expect_rc 1 "nothing to resume" "$TERN" train --out "$WORK/none" --resume
+expect_rc nonzero "--batch" "$TERN" train --batch nope
+expect_rc 1 "CUDA is not available" "$TERN" train --device cuda --out "$WORK/cuda" --steps 1
+
+head -c 30000 "$ROOT/data/tinyshakespeare/input.txt" >"$WORK/small.txt"
+args=(--data "$WORK/small.txt" --n-layer 2 --n-head 2 --n-embd 32 --batch 4 --block 16
+      --eval-interval 50 --eval-iters 2 --checkpoint-interval 0 --lr-decay-steps 1000)
+
+# SIGINT in the middle of a long run.
+"$TERN" train "${args[@]}" --steps 100000 --out "$WORK/run" >"$WORK/train.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [[ -f $WORK/run/metrics.csv ]] && (($(wc -l <"$WORK/run/metrics.csv") > 5)) && break
+  sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"; rc=$?
+[[ $rc == 130 ]] || fail "train after SIGINT exited $rc (want 130): $(cat "$WORK/train.log")"
+grep -q "interrupted at step" "$WORK/train.log" || fail "no 'interrupted' message: $(cat "$WORK/train.log")"
+[[ -f $WORK/run/checkpoint/tern_state.json ]] || fail "no checkpoint after SIGINT"
+step=$(sed -n 's/.*"step": *\([0-9]*\).*/\1/p' "$WORK/run/checkpoint/tern_state.json" | head -1)
+[[ -n $step ]] || fail "no step in tern_state.json"
+ls "$WORK/run" | grep -q tmp && fail "temporary checkpoint directories left: $(ls "$WORK/run")"
+
+# Resume a few more steps, then sample and evaluate.
+expect_rc 0 "done: $((step + 3)) steps" "$TERN" train --out "$WORK/run" --resume --steps $((step + 3))
+lines=$(wc -l <"$WORK/run/metrics.csv")
+[[ $lines == $((step + 3 + 2)) ]] || fail "metrics.csv has $lines lines, want $((step + 5)) (header, step 0, 1..$((step + 3)))"
+expect_rc 0 "ROMEO:" "$TERN" generate "$WORK/run" --prompt "ROMEO:" -n 10
+expect_rc 0 "val loss" "$TERN" eval "$WORK/run"
+
+((fails == 0)) && echo "cli smoke: all passed"
+exit $((fails > 0))

@@ -1,0 +1,398 @@
+// tern train / generate / eval, driven in-process: bit-identical resume (plain and after
+// SIGINT), the checkpoint layout, metrics.csv, sampling, evaluation and error messages.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <tern/backends/backend.h>
+#include <tern/core/error.h>
+#include <tern/core/io/safetensors.h>
+#include <tern/core/ops.h>
+#include <tern/models/gpt2/hf.h>
+
+#include "checkpoint.h"
+#include "drivers.h"
+#include "run_common.h"
+
+namespace fs = std::filesystem;
+using namespace tern;
+using namespace tern::cli;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path = fs::temp_directory_path() / ("tern_drv_" + tag + "_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& s) const { return (path / s).string(); }
+};
+
+// The first 30,000 characters of tinyshakespeare: 27k train / 3k val chars.
+std::string small_text(const TempDir& dir) {
+  const std::string text = read_file(std::string(TERN_SOURCE_DIR) + "/data/tinyshakespeare/input.txt");
+  const std::string path = dir / "shakespeare_30k.txt";
+  write_file(path, text.substr(0, 30000));
+  return path;
+}
+
+// A small, fast run: 2 layers, 32 wide, with dropout so that the generator state matters.
+TrainOptions small_run(const std::string& data, const std::string& out, int64_t steps) {
+  TrainOptions o;
+  o.model = "tiny";
+  o.n_layer = 2;
+  o.n_head = 2;
+  o.n_embd = 32;
+  o.data = data;
+  o.tokenizer = "char";
+  o.batch = 4;
+  o.block = 16;
+  o.steps = steps;
+  o.lr_decay_steps = 12;  // the same schedule whatever --steps says
+  o.warmup_steps = 2;
+  o.dropout = 0.1;
+  o.eval_interval = 3;
+  o.eval_iters = 2;
+  o.checkpoint_interval = 4;
+  o.seed = 7;
+  o.out = out;
+  return o;
+}
+
+int train(TrainOptions o, std::string* log = nullptr) {
+  std::ostringstream os;
+  const int rc = run_train(std::move(o), os);
+  if (log) *log = os.str();
+  return rc;
+}
+
+// Every tensor of the two files, bit for bit.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const auto fa = io::load(a, {.copy = true});
+  const auto fb = io::load(b, {.copy = true});
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size()) << a << " vs " << b;
+  for (const auto& [name, ta] : fa.tensors) {
+    auto it = fb.tensors.find(name);
+    ASSERT_NE(it, fb.tensors.end()) << name;
+    const Tensor& tb = it->second;
+    ASSERT_EQ(ta.shape(), tb.shape()) << name;
+    ASSERT_EQ(ta.dtype(), tb.dtype()) << name;
+    const Tensor ca = ta.contiguous(), cb = tb.contiguous();
+    EXPECT_EQ(0, std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()))
+        << name << " differs";
+  }
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream is(text);
+  for (std::string l; std::getline(is, l);) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+TEST(TrainDriver, ResumeIsBitIdentical) {
+  TempDir dir("resume");
+  const std::string data = small_text(dir);
+
+  // 10 steps straight through.
+  ASSERT_EQ(0, train(small_run(data, dir / "straight", 10)));
+  // 5 steps, then resume to 10 (the schedule's horizon is fixed by --lr-decay-steps).
+  ASSERT_EQ(0, train(small_run(data, dir / "split", 5)));
+  TrainOptions r = small_run(data, dir / "split", 10);
+  r.resume = true;
+  r.given = {"steps"};
+  std::string log;
+  ASSERT_EQ(0, train(r, &log));
+  EXPECT_NE(log.find("from step 5"), std::string::npos) << log;
+
+  expect_same_tensors(dir / "straight/checkpoint/model.safetensors", dir / "split/checkpoint/model.safetensors");
+  expect_same_tensors(dir / "straight/checkpoint/optimizer.safetensors",
+                      dir / "split/checkpoint/optimizer.safetensors");
+  const auto sa = nlohmann::json::parse(read_file(dir / "straight/checkpoint/tern_state.json"));
+  const auto sb = nlohmann::json::parse(read_file(dir / "split/checkpoint/tern_state.json"));
+  EXPECT_EQ(sa["step"], 10);
+  EXPECT_EQ(sa["train_sampler"], sb["train_sampler"]);
+  EXPECT_EQ(sa["dropout_generator"], sb["dropout_generator"]);
+
+  // metrics.csv: the same steps and losses (elapsed and tokens/s aside).
+  auto rows = [](const std::string& path) {
+    std::vector<std::string> out;
+    for (const auto& l : lines(read_file(path))) {
+      std::vector<std::string> cols;
+      std::istringstream is(l);
+      for (std::string c; std::getline(is, c, ',');) cols.push_back(c);
+      while (cols.size() < 6) cols.emplace_back();
+      out.push_back(cols[0] + "," + cols[1] + "," + cols[2]);  // val rows differ: a run ending at 5 evaluates there
+    }
+    return out;
+  };
+  const auto ma = rows(dir / "straight/metrics.csv"), mb = rows(dir / "split/metrics.csv");
+  ASSERT_EQ(ma.size(), 12u);  // header, step 0 (val only), steps 1..10
+  EXPECT_EQ(ma[0], "step,lr,train_loss");
+  EXPECT_EQ(ma, mb);
+}
+
+TEST(TrainDriver, SigintSavesACheckpointAndResumesExactly) {
+  TempDir dir("sigint");
+  const std::string data = small_text(dir);
+  ASSERT_EQ(0, train(small_run(data, dir / "straight", 9)));
+
+  TrainOptions o = small_run(data, dir / "cut", 9);
+  o.on_step = [](int64_t step) {
+    if (step == 6) std::raise(SIGINT);  // the real handler: sets the flag, the loop stops after this step
+  };
+  std::string log;
+  EXPECT_EQ(130, train(o, &log));
+  EXPECT_NE(log.find("interrupted at step 6"), std::string::npos) << log;
+  const auto st = nlohmann::json::parse(read_file(dir / "cut/checkpoint/tern_state.json"));
+  EXPECT_EQ(st["step"], 6);
+  // The handler is uninstalled again: SIGINT is back to its default disposition.
+  struct sigaction now {};
+  sigaction(SIGINT, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL);
+
+  TrainOptions r = small_run(data, dir / "cut", 9);
+  r.resume = true;
+  ASSERT_EQ(0, train(r));
+  expect_same_tensors(dir / "straight/checkpoint/model.safetensors", dir / "cut/checkpoint/model.safetensors");
+}
+
+TEST(TrainDriver, CheckpointIsAHuggingFaceDirectory) {
+  TempDir dir("layout");
+  const std::string data = small_text(dir);
+  TrainOptions o = small_run(data, dir / "run", 3);
+  o.add_tokens = {"<think>", "</think>"};
+  ASSERT_EQ(0, train(o));
+  const std::string ck = dir / "run/checkpoint";
+  for (const char* f : {"config.json", "model.safetensors", "optimizer.safetensors", "tern_state.json",
+                        "tern_tokenizer.json"})
+    EXPECT_TRUE(fs::exists(ck + "/" + f)) << f;
+  // No temporary directories left behind.
+  for (const auto& e : fs::directory_iterator(dir / "run"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  auto model = gpt2::load_hf(ck);
+  EXPECT_EQ(model->config().n_layer, 2);
+  auto tok = load_tokenizer(ck);
+  EXPECT_EQ(tok->kind(), "char");
+  EXPECT_EQ(tok->vocab_size(), tok->base_vocab_size() + 2);  // the characters of this text + 2 added tokens
+  EXPECT_EQ(model->config().vocab_size, tok->vocab_size());
+  EXPECT_EQ(*tok->special_token_id("</think>"), tok->vocab_size() - 1);
+  EXPECT_EQ(tok->encode("<think>a").size(), 2u);
+  const auto st = nlohmann::json::parse(read_file(ck + "/tern_state.json"));
+  EXPECT_EQ(st["options"]["batch"], 4);
+  EXPECT_EQ(st["options"]["block"], 16);
+  EXPECT_EQ(st["step"], 3);
+}
+
+TEST(TrainDriver, InitFromAHuggingFaceCheckpoint) {
+  TempDir dir("init");
+  const std::string data = small_text(dir);
+  TrainOptions o;
+  o.init = std::string(TERN_SOURCE_DIR) + "/tests/fixtures/tiny_gpt2";  // vocab 300 >= 65 characters
+  o.tokenizer = "char";
+  o.data = data;
+  o.batch = 2;
+  o.steps = 2;
+  o.eval_interval = 0;
+  o.out = dir / "run";
+  ASSERT_EQ(0, train(o));
+  auto model = gpt2::load_hf(dir / "run/checkpoint");
+  EXPECT_EQ(model->config().n_embd, 48);
+  EXPECT_EQ(model->config().vocab_size, 300);
+  EXPECT_EQ(model->config().n_positions, 64);
+}
+
+TEST(TrainDriver, ClearErrors) {
+  TempDir dir("errors");
+  const std::string data = small_text(dir);
+  auto expect_error = [](TrainOptions o, const std::string& needle) {
+    try {
+      train(std::move(o));
+      ADD_FAILURE() << "no error; expected one mentioning: " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  TrainOptions r = small_run(data, dir / "none", 4);
+  r.resume = true;
+  expect_error(r, "nothing to resume");
+
+  TrainOptions bad = small_run(data, dir / "x", 4);
+  bad.batch = 0;
+  expect_error(bad, "--batch must be positive");
+  bad = small_run(dir / "missing.txt", dir / "x", 4);
+  expect_error(bad, "does not exist");
+  bad = small_run(data, dir / "x", 4);
+  bad.n_layer = bad.n_head = bad.n_embd = 0;
+  bad.init = dir / "nowhere";
+  expect_error(bad, "checkpoint directory");
+  bad = small_run(data, dir / "x", 4);
+  bad.block = 0;
+  bad.model = "huge";
+  expect_error(bad, "unknown preset 'huge'");
+  if (!cuda_available()) {
+    bad = small_run(data, dir / "x", 4);
+    bad.device = "cuda";
+    expect_error(bad, "CUDA is not available");
+  }
+
+  ASSERT_EQ(0, train(small_run(data, dir / "run", 2)));
+  expect_error(small_run(data, dir / "run", 4), "already holds a checkpoint");
+  TrainOptions c = small_run(data, dir / "run", 4);
+  c.resume = true;
+  c.batch = 8;
+  c.given = {"batch", "steps"};
+  expect_error(c, "--batch 8 (the run has 4)");
+  // --overwrite starts over.
+  TrainOptions ow = small_run(data, dir / "run", 1);
+  ow.overwrite = true;
+  EXPECT_EQ(0, train(ow));
+  EXPECT_EQ(nlohmann::json::parse(read_file(dir / "run/checkpoint/tern_state.json"))["step"], 1);
+}
+
+TEST(GenerateDriver, StreamsFromATrainedCheckpoint) {
+  TempDir dir("gen");
+  const std::string data = small_text(dir);
+  ASSERT_EQ(0, train(small_run(data, dir / "run", 2)));
+  GenerateCliOptions g;
+  g.checkpoint = dir / "run";  // the --out dir resolves to its checkpoint/
+  g.prompt = "ROMEO:";
+  g.has_prompt = true;
+  g.max_new_tokens = 20;
+  std::ostringstream out, err;
+  run_generate(g, out, err);
+  EXPECT_EQ(out.str().rfind("ROMEO:", 0), 0u) << out.str();
+  EXPECT_EQ(out.str().size(), 6u + 20u + 1u);  // one byte per character here, plus the final newline
+  EXPECT_NE(err.str().find("tokens/s"), std::string::npos) << err.str();
+  // Same seed, same text.
+  std::ostringstream out2, err2;
+  run_generate(g, out2, err2);
+  EXPECT_EQ(out.str(), out2.str());
+
+  g.checkpoint = dir / "nowhere";
+  EXPECT_THROW(run_generate(g, out, err), Error);
+  g.checkpoint = dir / "run";
+  g.top_p = 0;
+  EXPECT_THROW(run_generate(g, out, err), Error);
+}
+
+TEST(GenerateDriver, TransformersDirectoryWithGpt2Tokenizer) {
+  // The fixture has no tokenizer files: GPT-2's BPE from the data dir is used; its vocab
+  // (50257) exceeds the fixture's 300, which must be a clear error.
+  GenerateCliOptions g;
+  g.checkpoint = std::string(TERN_SOURCE_DIR) + "/tests/fixtures/tiny_gpt2";
+  std::ostringstream out, err;
+  try {
+    run_generate(g, out, err);
+    ADD_FAILURE() << "expected a vocabulary mismatch error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("50257 tokens but the model only 300"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EvalDriver, LossAndPerplexity) {
+  TempDir dir("eval");
+  const std::string data = small_text(dir);
+  ASSERT_EQ(0, train(small_run(data, dir / "run", 3)));
+  EvalOptions e;
+  e.checkpoint = dir / "run/checkpoint";
+  std::ostringstream out;
+  const EvalResult r = run_eval(e, out);
+  EXPECT_TRUE(std::isfinite(r.loss));
+  EXPECT_NEAR(r.perplexity, std::exp(r.loss), 1e-9);
+  EXPECT_EQ(r.tokens, 3000 - 1);  // the val split of the run's data, every token after the first
+  EXPECT_GT(r.loss, 2.5);  // 3 steps: still near uniform (log 58 = 4.06)
+  EXPECT_LT(r.loss, 5.0);
+  EXPECT_NE(out.str().find("val loss"), std::string::npos);
+
+  e.split = "all";
+  e.json = true;
+  e.max_batches = 1;
+  e.batch = 2;
+  std::ostringstream js;
+  const EvalResult r2 = run_eval(e, js);
+  EXPECT_EQ(r2.tokens, 2 * 16);
+  const auto j = nlohmann::json::parse(js.str());
+  EXPECT_EQ(j["tokens"], 32);
+  EXPECT_EQ(j["split"], "all");
+
+  e.checkpoint = dir / "nowhere";
+  EXPECT_THROW(run_eval(e, out), Error);
+}
+
+TEST(Utf8Stream, HoldsBackSplitCharactersAndReplacesInvalidBytes) {
+  std::ostringstream os;
+  Utf8Stream s(os);
+  s.write("caf\xC3");  // é split across two tokens
+  EXPECT_EQ(os.str(), "caf");
+  s.write("\xA9 \xF0\x9F");
+  EXPECT_EQ(os.str(), "café ");
+  s.write("\x98\x80!");
+  EXPECT_EQ(os.str(), "café \xF0\x9F\x98\x80!");
+  s.write("\xFF");  // never valid
+  EXPECT_EQ(os.str(), "café \xF0\x9F\x98\x80!\xEF\xBF\xBD");
+  s.write("\xE2\x82");
+  s.finish();  // an unfinished character at the end
+  EXPECT_EQ(os.str(), "café \xF0\x9F\x98\x80!\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(CheckpointDir, ReplacesAtomicallyAndCleansUp) {
+  TempDir dir("ckdir");
+  {
+    CheckpointDir a(dir.path.string());
+    write_file(a.path() + "/x", "one");
+    a.commit();
+  }
+  EXPECT_EQ(read_file(dir / "checkpoint/x"), "one");
+  {
+    CheckpointDir b(dir.path.string());
+    write_file(b.path() + "/x", "two");
+    EXPECT_EQ(read_file(dir / "checkpoint/x"), "one");  // not visible before commit
+    b.commit();
+  }
+  EXPECT_EQ(read_file(dir / "checkpoint/x"), "two");
+  {
+    CheckpointDir c(dir.path.string());
+    write_file(c.path() + "/x", "three");
+  }  // abandoned: removed, the old one stays
+  EXPECT_EQ(read_file(dir / "checkpoint/x"), "two");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
+  EXPECT_EQ(entries, 1);
+  fs::create_directories(dir / "checkpoint.tmp-1-0");
+  remove_stale_checkpoint_temps(dir.path.string());
+  EXPECT_FALSE(fs::exists(dir / "checkpoint.tmp-1-0"));
+}

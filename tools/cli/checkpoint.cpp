@@ -1,0 +1,220 @@
+#include "checkpoint.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include <tern/core/error.h>
+#include <tern/core/io/safetensors.h>
+#include <tern/models/data/atomic_file.h>
+#include <tern/models/gpt2/hf.h>
+#include <tern/models/tokenizer/char_tokenizer.h>
+#include <tern/models/tokenizer/gpt2_tokenizer.h>
+
+namespace fs = std::filesystem;
+
+namespace tern::cli {
+
+std::string read_text_file(const std::string& path, const std::string& where) {
+  std::ifstream f(path, std::ios::binary);
+  TERN_CHECK(f, where, "cannot open ", path, ": ", std::strerror(errno));
+  std::ostringstream os;
+  os << f.rdbuf();
+  TERN_CHECK(!f.bad(), where, "cannot read ", path);
+  return os.str();
+}
+
+std::string resolve_checkpoint_dir(const std::string& dir, const std::string& where) {
+  std::error_code ec;
+  TERN_CHECK(!dir.empty(), where, "no checkpoint directory given");
+  TERN_CHECK(fs::exists(dir, ec), where, "checkpoint directory '", dir, "' does not exist");
+  TERN_CHECK(fs::is_directory(dir, ec), where, "'", dir,
+             "' is not a directory (expected a checkpoint directory with config.json and model.safetensors)");
+  if (fs::exists(dir + "/config.json", ec)) return dir;
+  const std::string sub = dir + "/" + kCheckpointName;
+  if (fs::exists(sub + "/config.json", ec)) return sub;
+  TERN_FAIL(where, "'", dir, "' is not a checkpoint: it has no config.json (nor has ", sub, ")");
+}
+
+gpt2::Config read_config(const std::string& dir, const std::string& where) {
+  const std::string path = dir + "/config.json";
+  std::error_code ec;
+  TERN_CHECK(fs::exists(path, ec), where, "'", dir, "' has no config.json");
+  return gpt2::Config::from_json(read_text_file(path, where), path);
+}
+
+std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, const std::string& where,
+                                       const std::function<void(gpt2::Config&)>& adjust) {
+  gpt2::Config cfg = read_config(dir, where);
+  if (adjust) adjust(cfg);
+  const std::string st = dir + "/model.safetensors";
+  std::error_code ec;
+  TERN_CHECK(fs::exists(st, ec), where, "'", dir, "' has no model.safetensors");
+  auto model = std::make_shared<gpt2::GPT2>(cfg, gen);
+  auto ckpt = io::load(st);
+  try {
+    model->load_state_dict(gpt2::from_hf_state(ckpt.tensors, st));
+  } catch (const Error& e) {
+    TERN_FAIL(st, e.what());
+  }
+  return model;
+}
+
+// ---- tokenizers
+
+std::string tokenizer_to_json(const Tokenizer& tok) {
+  if (const auto* c = dynamic_cast<const CharTokenizer*>(&tok)) return c->to_json();
+  nlohmann::json j;
+  j["type"] = tok.kind();
+  j["version"] = 1;
+  nlohmann::json specials = nlohmann::json::array();
+  for (const auto& s : tok.special_tokens()) specials.push_back({{"text", s.text}, {"id", s.id}});
+  j["special_tokens"] = std::move(specials);
+  return j.dump(1) + "\n";
+}
+
+std::unique_ptr<Tokenizer> tokenizer_from_json(const std::string& text, const std::string& origin,
+                                               const std::string& bpe_dir) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    TERN_FAIL(origin, "not valid JSON: ", e.what());
+  }
+  TERN_CHECK(j.is_object() && j.contains("type") && j["type"].is_string(), origin,
+             "expected an object with a \"type\" (char or bpe)");
+  const std::string type = j["type"];
+  if (type == "char") return std::make_unique<CharTokenizer>(CharTokenizer::from_json(text, origin));
+  TERN_CHECK(type == "bpe", origin, "unknown tokenizer type '", type, "' (expected char or bpe)");
+  std::unique_ptr<Tokenizer> tok;
+  std::error_code ec;
+  if (!bpe_dir.empty() && fs::exists(bpe_dir + "/vocab.json", ec) && fs::exists(bpe_dir + "/merges.txt", ec))
+    tok = std::make_unique<GPT2Tokenizer>(
+        GPT2Tokenizer::from_files(bpe_dir + "/vocab.json", bpe_dir + "/merges.txt"));
+  else
+    tok = make_tokenizer("bpe", !bpe_dir.empty() && fs::exists(bpe_dir + "/encoder.json", ec) ? bpe_dir : "");
+  if (j.contains("special_tokens")) {
+    TERN_CHECK(j["special_tokens"].is_array(), origin, "\"special_tokens\" must be an array");
+    for (const auto& s : j["special_tokens"]) {
+      TERN_CHECK(s.is_object() && s.contains("text") && s["text"].is_string() && s.contains("id") &&
+                     s["id"].is_number_integer(),
+                 origin, "each special token needs \"text\" and \"id\"");
+      const TokenId id = tok->add_special_token(s["text"].get<std::string>());
+      TERN_CHECK(id == s["id"].get<TokenId>(), origin, "special token \"", s["text"].get<std::string>(),
+                 "\" has id ", s["id"].get<TokenId>(), " but gets ", id, " from the vocabulary");
+    }
+  }
+  return tok;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
+  std::error_code ec;
+  const std::string tj = dir + "/" + kTokenizerFile;
+  if (fs::exists(tj, ec)) return tokenizer_from_json(read_text_file(tj, tj), tj, dir);
+  if (fs::exists(dir + "/vocab.json", ec) && fs::exists(dir + "/merges.txt", ec))
+    return std::make_unique<GPT2Tokenizer>(GPT2Tokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt"));
+  return make_tokenizer("bpe");
+}
+
+TokenizerFiles tokenizer_files(const Tokenizer& tok, const std::string& bpe_dir) {
+  TokenizerFiles f;
+  f.tern_json = tokenizer_to_json(tok);
+  if (tok.kind() != "bpe") return f;
+  const std::string src = bpe_dir.empty() ? default_data_dir() + "/gpt2" : bpe_dir;
+  std::error_code ec;
+  const bool hf = fs::exists(src + "/vocab.json", ec) && fs::exists(src + "/merges.txt", ec);
+  f.vocab_json = read_text_file(src + (hf ? "/vocab.json" : "/encoder.json"), "checkpoint");
+  f.merges_txt = read_text_file(src + (hf ? "/merges.txt" : "/vocab.bpe"), "checkpoint");
+  return f;
+}
+
+void write_tokenizer_files(const TokenizerFiles& f, const std::string& dir) {
+  data::write_file_atomic(dir + "/" + kTokenizerFile, f.tern_json, kTokenizerFile);
+  if (!f.vocab_json.empty()) data::write_file_atomic(dir + "/vocab.json", f.vocab_json, "checkpoint");
+  if (!f.merges_txt.empty()) data::write_file_atomic(dir + "/merges.txt", f.merges_txt, "checkpoint");
+}
+
+// ---- atomic directories
+
+void fsync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  TERN_CHECK(fd >= 0, "checkpoint", "cannot open directory ", dir, ": ", std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  TERN_CHECK(rc == 0, "checkpoint", "fsync of directory ", dir, " failed: ", std::strerror(err));
+}
+
+namespace {
+std::atomic<int> g_counter{0};
+const std::string kTmpInfix = ".tmp-";
+}  // namespace
+
+CheckpointDir::CheckpointDir(std::string parent, std::string name) : parent_(std::move(parent)), name_(std::move(name)) {
+  std::error_code ec;
+  fs::create_directories(parent_, ec);
+  TERN_CHECK(!ec, "checkpoint", "cannot create directory ", parent_, ": ", ec.message());
+  tmp_ = parent_ + "/" + name_ + kTmpInfix + std::to_string(::getpid()) + "-" + std::to_string(g_counter++);
+  fs::remove_all(tmp_, ec);
+  fs::create_directory(tmp_, ec);
+  TERN_CHECK(!ec, "checkpoint", "cannot create directory ", tmp_, ": ", ec.message());
+}
+
+CheckpointDir::~CheckpointDir() {
+  if (committed_) return;
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+}
+
+void CheckpointDir::commit() {
+  TERN_CHECK(!committed_, "checkpoint", "already committed");
+  fsync_dir(tmp_);
+  const std::string dst = final_path();
+  std::error_code ec;
+  bool exchanged = false;
+  if (fs::exists(dst, ec)) {
+    // Swap the complete new directory with the old one in a single step.
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, dst.c_str(), RENAME_EXCHANGE) == 0) {
+      exchanged = true;
+    } else {
+      // No RENAME_EXCHANGE (old kernel or file system): move the old one aside first.
+      // In between there is no `dst`, but both complete copies exist on disk.
+      const std::string aside = tmp_ + ".old";
+      TERN_CHECK(::rename(dst.c_str(), aside.c_str()) == 0, "checkpoint", "cannot move ", dst, " aside: ",
+                 std::strerror(errno));
+      TERN_CHECK(::rename(tmp_.c_str(), dst.c_str()) == 0, "checkpoint", "cannot rename ", tmp_, " to ", dst, ": ",
+                 std::strerror(errno));
+      fsync_dir(parent_);
+      committed_ = true;
+      fs::remove_all(aside, ec);
+      return;
+    }
+  } else {
+    TERN_CHECK(::rename(tmp_.c_str(), dst.c_str()) == 0, "checkpoint", "cannot rename ", tmp_, " to ", dst, ": ",
+               std::strerror(errno));
+  }
+  fsync_dir(parent_);
+  committed_ = true;
+  if (exchanged) fs::remove_all(tmp_, ec);  // the previous checkpoint now lives at tmp_
+}
+
+void remove_stale_checkpoint_temps(const std::string& parent, const std::string& name) {
+  std::error_code ec;
+  if (!fs::is_directory(parent, ec)) return;
+  const std::string prefix = name + kTmpInfix;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) == 0) fs::remove_all(e.path(), ec);
+  }
+}
+
+}  // namespace tern::cli

@@ -1,0 +1,114 @@
+#pragma once
+// The training, sampling and evaluation drivers behind `tern train`, `tern generate` and
+// `tern eval`, callable in-process (the CLI files only parse options into these structs;
+// tests/tools drives them directly).
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tern::cli {
+
+// ---- tern train
+
+struct TrainOptions {
+  // What to train.
+  std::string model = "tiny";  // preset (tiny|gpt2|medium|large|xl) or a Hugging Face config.json
+  int64_t n_layer = 0, n_head = 0, n_embd = 0;  // > 0: override the preset (fresh models only)
+  std::string init;            // a Hugging Face-layout checkpoint directory to start from
+  std::string data;            // text file; "" = default_data_dir()/tinyshakespeare/input.txt
+  std::string tokenizer;       // bpe | char; "" = the --init checkpoint's, else bpe with --init, else char
+  std::string vocab;           // bpe: dir with encoder.json + vocab.bpe; char: vocab .json or a text file
+  std::vector<std::string> add_tokens;  // special tokens to add (e.g. <think>, </think>)
+  double train_fraction = 0.9;
+
+  // Batches.
+  int64_t batch = 12;
+  int64_t block = 0;           // 0 = the model's n_positions
+  int64_t grad_accum = 1;      // micro-batches per optimizer step
+  int64_t steps = 2000;        // total optimizer steps of the run (a resumed run may raise it)
+
+  // Optimizer and schedule.
+  std::string schedule = "cosine";  // cosine (linear warmup, cosine decay to min_lr) | constant
+  double lr = 1e-3;
+  double min_lr = 1e-4;
+  int64_t warmup_steps = 100;
+  int64_t lr_decay_steps = 0;  // 0 = steps (resolved when the run starts; kept on resume)
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.99;
+  double grad_clip = 1.0;      // 0 = off
+  double dropout = -1;         // < 0 = the model config's
+
+  // Evaluation, logging, checkpoints.
+  int64_t eval_interval = 250;  // 0 = never
+  int64_t eval_iters = 20;
+  int64_t final_eval_iters = 0;  // val batches for the estimate at the last step; 0 = eval_iters
+  int64_t log_interval = 10;    // plain progress lines (when stdout is not a terminal)
+  int64_t checkpoint_interval = 500;  // 0 = only at the end (and on Ctrl-C)
+  uint64_t seed = 1337;
+  std::string device = "cpu";
+  std::string out = "out";
+  bool resume = false;
+  bool overwrite = false;  // allow a fresh run into an --out that already holds a checkpoint
+
+  // Option names (as in `--name`, without dashes) that the user gave explicitly. On
+  // --resume, an explicit option that would change the run is an error; the others
+  // (steps, intervals, ...) override the checkpoint's.
+  std::set<std::string> given;
+
+  // Test hook: called after each optimizer step with the step count.
+  std::function<void(int64_t)> on_step;
+};
+
+// Returns the process exit code: 0 when done, 130 when interrupted by SIGINT (after
+// saving a checkpoint). Throws tern::Error on bad options or I/O failures.
+int run_train(TrainOptions opts, std::ostream& out);
+
+// ---- tern generate
+
+struct GenerateCliOptions {
+  std::string checkpoint;  // tern's checkpoint dir or a transformers GPT-2 dir
+  std::string prompt;      // "" = the tokenizer's <|endoftext|>, or "\n"
+  bool has_prompt = false;
+  int64_t max_new_tokens = 200;
+  double temperature = 0.8;
+  int64_t top_k = 200;
+  double top_p = 1.0;
+  uint64_t seed = 1337;
+  int64_t num_samples = 1;
+  bool echo_prompt = true;
+  bool stop_at_eot = true;
+  std::string device = "cpu";
+};
+
+// Streams the text to `out` (flushed per token) and the timing to `err`.
+void run_generate(const GenerateCliOptions& opts, std::ostream& out, std::ostream& err);
+
+// ---- tern eval
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string data;             // "" = the checkpoint's training data, else tinyshakespeare
+  std::string split = "val";    // val | train | all
+  double train_fraction = -1;   // where the val split starts; <= 0: the training run's, else 0.9
+  int64_t block = 0;            // 0 = n_positions
+  int64_t batch = 8;
+  int64_t max_batches = 0;      // 0 = the whole split
+  bool json = false;
+  std::string device = "cpu";
+};
+
+struct EvalResult {
+  double loss = 0;
+  double perplexity = 0;
+  int64_t tokens = 0;   // predicted tokens
+  int64_t windows = 0;
+  double seconds = 0;
+};
+
+EvalResult run_eval(const EvalOptions& opts, std::ostream& out);
+
+}  // namespace tern::cli

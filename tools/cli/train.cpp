@@ -1,0 +1,787 @@
+// tern train: trains a GPT-2 on a text file, nanoGPT style.
+//
+//   tern train                                        tiny GPT, char-level tinyshakespeare, 2000 steps -> out/
+//   tern train --steps 300 --out runs/demo            shorter
+//   tern train --out runs/demo --resume --steps 600   continue it, bit-identically
+//   tern train --model gpt2 --tokenizer bpe --block 256 --batch 4
+//   tern train --init path/to/hf-gpt2 --lr 3e-5 --steps 100
+//
+// Every step appends a row to <out>/metrics.csv; <out>/checkpoint/ (see checkpoint.h) is
+// replaced atomically every --checkpoint-interval steps, at the end, and on Ctrl-C.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <tern/autograd/grad_mode.h>
+#include <tern/core/error.h>
+#include <tern/core/io/safetensors.h>
+#include <tern/core/ops.h>
+#include <tern/models/data/atomic_file.h>
+#include <tern/models/data/text_dataset.h>
+#include <tern/models/gpt2/hf.h>
+#include <tern/models/gpt2/model.h>
+#include <tern/nn/optim/optimizer.h>
+
+#include "checkpoint.h"
+#include "commands.h"
+#include "drivers.h"
+#include "run_common.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tern::cli {
+namespace {
+
+constexpr const char* kWhere = "train";
+constexpr const char* kMetricsHeader = "step,lr,train_loss,val_loss,tokens_per_s,elapsed_s";
+
+// ---- SIGINT / SIGTERM: the handler only sets a flag; the loop checks it each step.
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+
+class StopSignals {
+ public:
+  StopSignals() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once (the last checkpoint stays intact)
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// ---- options <-> JSON, and which of them may change on --resume
+
+struct Field {
+  const char* name;
+  bool fixed;  // changing it would change the run: an error on --resume
+  std::function<json(const TrainOptions&)> get;
+  std::function<void(TrainOptions&, const json&)> set;
+};
+
+template <typename T>
+Field field(const char* name, bool fixed, T TrainOptions::*m) {
+  return {name, fixed, [m](const TrainOptions& o) { return json(o.*m); },
+          [m](TrainOptions& o, const json& j) { o.*m = j.get<T>(); }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> f = {
+      field("model", true, &TrainOptions::model),
+      field("n-layer", true, &TrainOptions::n_layer),
+      field("n-head", true, &TrainOptions::n_head),
+      field("n-embd", true, &TrainOptions::n_embd),
+      field("init", true, &TrainOptions::init),
+      field("data", true, &TrainOptions::data),
+      field("tokenizer", true, &TrainOptions::tokenizer),
+      field("vocab", true, &TrainOptions::vocab),
+      field("add-tokens", true, &TrainOptions::add_tokens),
+      field("train-fraction", true, &TrainOptions::train_fraction),
+      field("batch", true, &TrainOptions::batch),
+      field("block", true, &TrainOptions::block),
+      field("grad-accum", true, &TrainOptions::grad_accum),
+      field("schedule", true, &TrainOptions::schedule),
+      field("lr", true, &TrainOptions::lr),
+      field("min-lr", true, &TrainOptions::min_lr),
+      field("warmup-steps", true, &TrainOptions::warmup_steps),
+      field("weight-decay", true, &TrainOptions::weight_decay),
+      field("beta1", true, &TrainOptions::beta1),
+      field("beta2", true, &TrainOptions::beta2),
+      field("grad-clip", true, &TrainOptions::grad_clip),
+      field("dropout", true, &TrainOptions::dropout),
+      field("seed", true, &TrainOptions::seed),
+      // These may change when resuming.
+      field("steps", false, &TrainOptions::steps),
+      field("lr-decay-steps", false, &TrainOptions::lr_decay_steps),
+      field("eval-interval", false, &TrainOptions::eval_interval),
+      field("eval-iters", false, &TrainOptions::eval_iters),
+      field("final-eval-iters", false, &TrainOptions::final_eval_iters),
+      field("log-interval", false, &TrainOptions::log_interval),
+      field("checkpoint-interval", false, &TrainOptions::checkpoint_interval),
+      field("device", false, &TrainOptions::device),
+  };
+  return f;
+}
+
+json options_to_json(const TrainOptions& o) {
+  json j = json::object();
+  for (const auto& f : fields()) j[f.name] = f.get(o);
+  return j;
+}
+
+// Independent streams from one --seed.
+uint64_t derive_seed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+enum : uint64_t { kStreamInit = 0, kStreamDropout = 1, kStreamTrain = 2, kStreamVal = 3 };
+
+std::string absolute_path(const std::string& p) {
+  if (p.empty()) return p;
+  std::error_code ec;
+  fs::path a = fs::absolute(p, ec);
+  return ec ? p : a.lexically_normal().string();
+}
+
+// Exclusive use of the --out directory while training.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir) {
+    const std::string path = dir + "/.train.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    TERN_CHECK(fd_ >= 0, kWhere, "cannot open ", path, ": ", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      TERN_FAIL(kWhere, "another `tern train` is using ", dir, " (", path, " is locked)");
+    }
+  }
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// metrics.csv, cut back to the rows at or before `step` when resuming.
+class MetricsCsv {
+ public:
+  MetricsCsv(const std::string& path, std::optional<int64_t> keep_upto) : path_(path) {
+    std::string kept = std::string(kMetricsHeader) + "\n";
+    std::error_code ec;
+    if (keep_upto && fs::exists(path, ec)) {
+      std::ifstream in(path);
+      std::string line;
+      bool first = true;
+      while (std::getline(in, line)) {
+        if (first) {
+          first = false;
+          continue;
+        }
+        if (line.empty()) continue;
+        const size_t comma = line.find(',');
+        try {
+          if (std::stoll(line.substr(0, comma)) <= *keep_upto) kept += line + "\n";
+        } catch (const std::exception&) {
+          // a torn last line from a crash: drop it
+        }
+      }
+    }
+    data::write_file_atomic(path, kept, path);
+    f_ = std::fopen(path.c_str(), "a");
+    TERN_CHECK(f_, kWhere, "cannot open ", path, ": ", std::strerror(errno));
+  }
+  ~MetricsCsv() {
+    if (f_) std::fclose(f_);
+  }
+  MetricsCsv(const MetricsCsv&) = delete;
+  MetricsCsv& operator=(const MetricsCsv&) = delete;
+
+  void row(int64_t step, double lr, double train_loss, double val_loss, double tokens_per_s, double elapsed) {
+    auto num = [](const char* f, double v) { return std::isnan(v) ? std::string() : fmt(f, v); };
+    std::fprintf(f_, "%lld,%s,%s,%s,%s,%.3f\n", static_cast<long long>(step), num("%.6g", lr).c_str(),
+                 num("%.6f", train_loss).c_str(), num("%.6f", val_loss).c_str(), num("%.1f", tokens_per_s).c_str(),
+                 elapsed);
+    std::fflush(f_);
+  }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+};
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Trainer {
+  TrainOptions o;
+  std::ostream& out;
+  bool tty = false;
+
+  std::string ckpt_dir;
+  Device device = kCPU;
+  std::unique_ptr<Tokenizer> tok;
+  TokenizerFiles tok_files;
+  std::optional<data::TextDataset> ds;
+  Generator gen{0};  // GPT-2 init, then dropout masks
+  std::shared_ptr<gpt2::GPT2> model;
+  std::unique_ptr<nn::optim::AdamW> opt;
+  std::unique_ptr<nn::optim::LRSchedule> sched;
+  std::unique_ptr<data::BatchSampler> sampler;
+  std::vector<Tensor> params;
+
+  int64_t step = 0;
+  int64_t saved_step = -1;  // the step of the checkpoint on disk (-1: none yet)
+  double elapsed_before = 0;  // wall time of earlier sessions of this run
+  double last_val = kNaN;
+  Stopwatch clock;
+
+  Trainer(TrainOptions opts, std::ostream& os) : o(std::move(opts)), out(os) {
+    tty = &os == &std::cout && ::isatty(STDOUT_FILENO);
+  }
+
+  bool given(const char* name) const { return o.given.count(name) > 0; }
+  double elapsed() const { return elapsed_before + clock.seconds(); }
+
+  void validate_options() const {
+    auto positive = [](const char* name, int64_t v) {
+      TERN_CHECK(v > 0, kWhere, "--", name, " must be positive, got ", v);
+    };
+    auto non_negative = [](const char* name, double v) {
+      TERN_CHECK(v >= 0 && std::isfinite(v), kWhere, "--", name, " must be >= 0, got ", v);
+    };
+    positive("batch", o.batch);
+    positive("grad-accum", o.grad_accum);
+    positive("steps", o.steps);
+    positive("eval-iters", o.eval_iters);
+    TERN_CHECK(o.final_eval_iters >= 0, kWhere, "--final-eval-iters must be >= 0, got ", o.final_eval_iters);
+    positive("log-interval", o.log_interval);
+    TERN_CHECK(o.block >= 0, kWhere, "--block must be >= 0 (0: the model's n_positions), got ", o.block);
+    TERN_CHECK(o.lr > 0 && std::isfinite(o.lr), kWhere, "--lr must be positive, got ", o.lr);
+    non_negative("min-lr", o.min_lr);
+    non_negative("weight-decay", o.weight_decay);
+    non_negative("grad-clip", o.grad_clip);
+    TERN_CHECK(o.warmup_steps >= 0, kWhere, "--warmup-steps must be >= 0, got ", o.warmup_steps);
+    TERN_CHECK(o.lr_decay_steps >= 0, kWhere, "--lr-decay-steps must be >= 0, got ", o.lr_decay_steps);
+    TERN_CHECK(o.eval_interval >= 0, kWhere, "--eval-interval must be >= 0, got ", o.eval_interval);
+    TERN_CHECK(o.checkpoint_interval >= 0, kWhere, "--checkpoint-interval must be >= 0, got ",
+               o.checkpoint_interval);
+    TERN_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, kWhere,
+               "--beta1 and --beta2 must be in [0, 1)");
+    TERN_CHECK(o.dropout < 1, kWhere, "--dropout must be in [0, 1), got ", o.dropout);
+    TERN_CHECK(o.train_fraction > 0 && o.train_fraction < 1, kWhere, "--train-fraction must be in (0, 1), got ",
+               o.train_fraction);
+    TERN_CHECK(o.schedule == "cosine" || o.schedule == "constant", kWhere, "--schedule must be cosine or constant, got '",
+               o.schedule, "'");
+    TERN_CHECK(o.tokenizer.empty() || o.tokenizer == "bpe" || o.tokenizer == "char", kWhere,
+               "--tokenizer must be bpe or char, got '", o.tokenizer, "'");
+    TERN_CHECK(!o.out.empty(), kWhere, "--out must not be empty");
+    if (o.schedule == "cosine" && o.lr_decay_steps > 0)
+      TERN_CHECK(o.lr_decay_steps >= o.warmup_steps, kWhere, "--lr-decay-steps (", o.lr_decay_steps,
+                 ") must be at least --warmup-steps (", o.warmup_steps, ")");
+  }
+
+  // ---- setting up a fresh run
+
+  void setup_fresh() {
+    std::error_code ec;
+    if (fs::exists(ckpt_dir, ec)) {
+      TERN_CHECK(o.overwrite, kWhere, o.out, " already holds a checkpoint (", ckpt_dir,
+                 "); pass --resume to continue it, --overwrite to start over, or choose another --out");
+      fs::remove_all(ckpt_dir, ec);
+      TERN_CHECK(!ec, kWhere, "cannot remove ", ckpt_dir, ": ", ec.message());
+    }
+    if (o.data.empty()) o.data = default_data_dir() + "/tinyshakespeare/input.txt";
+    o.data = absolute_path(o.data);
+    if (!o.init.empty()) o.init = absolute_path(resolve_checkpoint_dir(o.init, kWhere));
+    if (!o.vocab.empty()) o.vocab = absolute_path(o.vocab);
+    TERN_CHECK(fs::is_regular_file(o.data, ec), kWhere, "data file '", o.data, "' does not exist");
+
+    // The tokenizer.
+    std::string bpe_dir = o.vocab;
+    const bool init_has_tok = !o.init.empty() && fs::exists(o.init + "/" + kTokenizerFile, ec);
+    if (o.tokenizer.empty()) {
+      if (init_has_tok)
+        o.tokenizer = tokenizer_from_json(read_text_file(o.init + "/" + kTokenizerFile, kWhere),
+                                          o.init + "/" + kTokenizerFile, o.init)
+                          ->kind();
+      else
+        o.tokenizer = o.init.empty() ? "char" : "bpe";
+    }
+    if (!o.init.empty() && o.vocab.empty() &&
+        (init_has_tok || (fs::exists(o.init + "/vocab.json", ec) && fs::exists(o.init + "/merges.txt", ec)))) {
+      auto t = load_tokenizer(o.init);
+      if (t->kind() == o.tokenizer) {
+        tok = std::move(t);
+        bpe_dir = o.init;
+      }
+    }
+    if (!tok) {
+      // char: the vocabulary comes from --vocab, else from the training text itself.
+      const std::string path = o.tokenizer == "char" && o.vocab.empty() ? o.data : o.vocab;
+      tok = make_tokenizer(o.tokenizer, path);
+    }
+    for (const auto& t : o.add_tokens)
+      if (!t.empty()) tok->add_special_token(t);
+    tok_files = tokenizer_files(*tok, o.tokenizer == "bpe" ? bpe_dir : "");
+
+    load_data();
+
+    // The model.
+    const bool have_overrides = o.n_layer > 0 || o.n_head > 0 || o.n_embd > 0;
+    gen.manual_seed(derive_seed(o.seed, kStreamInit));
+    if (!o.init.empty()) {
+      TERN_CHECK(o.model == "tiny" || !given("model"), kWhere, "give either --model or --init, not both");
+      TERN_CHECK(!have_overrides, kWhere, "--n-layer/--n-head/--n-embd apply to a fresh model, not to --init");
+      model = load_model(o.init, &gen, kWhere, [&](gpt2::Config& c) {
+        if (o.dropout >= 0) c.dropout = o.dropout;
+      });
+      if (tok->vocab_size() > model->config().vocab_size) {
+        out << "resizing the token embeddings from " << model->config().vocab_size << " to " << tok->vocab_size()
+            << " to fit the tokenizer\n";
+        model->resize_token_embeddings(tok->vocab_size(), &gen);
+      }
+    } else {
+      gpt2::Config c;
+      if (o.model.size() > 5 && o.model.compare(o.model.size() - 5, 5, ".json") == 0) {
+        TERN_CHECK(fs::is_regular_file(o.model, ec), kWhere, "model config '", o.model, "' does not exist");
+        o.model = absolute_path(o.model);
+        c = gpt2::Config::from_json(read_text_file(o.model, kWhere), o.model);
+        if (c.vocab_size < tok->vocab_size()) {
+          out << "note: vocab_size " << c.vocab_size << " of " << o.model << " is raised to the tokenizer's "
+              << tok->vocab_size() << "\n";
+          c.vocab_size = tok->vocab_size();
+        }
+      } else {
+        c = gpt2::Config::preset(o.model);
+        c.vocab_size = tok->vocab_size();
+        if (o.block > 0) c.n_positions = o.block;
+      }
+      if (o.n_layer > 0) c.n_layer = o.n_layer;
+      if (o.n_head > 0) c.n_head = o.n_head;
+      if (o.n_embd > 0) c.n_embd = o.n_embd;
+      if (o.dropout >= 0) c.dropout = o.dropout;
+      try {
+        c.validate();
+      } catch (const Error& e) {
+        TERN_FAIL(kWhere, "bad model config: ", e.what());
+      }
+      model = std::make_shared<gpt2::GPT2>(c, &gen);
+    }
+    TERN_CHECK(tok->vocab_size() <= model->config().vocab_size, kWhere, "the tokenizer has ", tok->vocab_size(),
+               " tokens but the model's vocabulary only ", model->config().vocab_size);
+    // Resolve the defaults that later sessions must keep.
+    o.dropout = model->config().dropout;
+    if (o.block == 0) o.block = model->config().n_positions;
+    TERN_CHECK(o.block <= model->config().n_positions, kWhere, "--block ", o.block, " exceeds the model's n_positions ",
+               model->config().n_positions);
+    if (o.lr_decay_steps == 0) o.lr_decay_steps = o.steps;
+    if (o.schedule == "cosine" && o.warmup_steps > o.lr_decay_steps && !given("warmup-steps")) {
+      o.warmup_steps = o.lr_decay_steps / 10;
+      out << "note: --warmup-steps defaults to a tenth of this short run: " << o.warmup_steps << "\n";
+    }
+    if (o.schedule == "cosine")
+      TERN_CHECK(o.lr_decay_steps >= o.warmup_steps, kWhere, "--warmup-steps (", o.warmup_steps,
+                 ") exceeds the decay horizon (", o.lr_decay_steps, " steps)");
+    // Dropout masks get their own stream, independent of how much the init drew.
+    gen.manual_seed(derive_seed(o.seed, kStreamDropout));
+    check_data_sizes();
+    make_optimizer();
+    sampler = std::make_unique<data::BatchSampler>(*ds, data::Split::train, o.batch, o.block,
+                                                   derive_seed(o.seed, kStreamTrain));
+  }
+
+  void load_data() {
+    data::TextDatasetOptions dopts;
+    dopts.train_fraction = o.train_fraction;
+    ds = data::TextDataset::load(o.data, *tok, dopts);
+  }
+
+  void check_data_sizes() const {
+    TERN_CHECK(ds->size(data::Split::train) >= o.block + 1, kWhere, "the train split of ", o.data, " has ",
+               ds->size(data::Split::train), " tokens; --block ", o.block, " needs at least ", o.block + 1);
+    if (o.eval_interval > 0)
+      TERN_CHECK(ds->size(data::Split::val) >= o.block + 1, kWhere, "the val split of ", o.data, " has ",
+                 ds->size(data::Split::val), " tokens; --block ", o.block, " needs at least ", o.block + 1,
+                 " (or pass --eval-interval 0)");
+  }
+
+  void make_optimizer() {
+    if (device != kCPU) model->to(device);
+    params = model->parameters();
+    opt = std::make_unique<nn::optim::AdamW>(
+        nn::optim::weight_decay_groups(model->named_parameters(), o.weight_decay),
+        nn::optim::AdamWOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = 1e-8,
+                                .weight_decay = o.weight_decay});
+    if (o.schedule == "cosine")
+      sched = std::make_unique<nn::optim::WarmupCosineLR>(o.lr, o.min_lr, o.warmup_steps, o.lr_decay_steps);
+    else
+      sched = std::make_unique<nn::optim::ConstantLR>(o.lr);
+  }
+
+  // ---- resuming
+
+  void setup_resume() {
+    std::error_code ec;
+    const std::string state_path = ckpt_dir + "/" + kStateFile;
+    TERN_CHECK(fs::exists(state_path, ec), kWhere, "nothing to resume: ", state_path,
+               " does not exist (run without --resume to start)");
+    json st;
+    try {
+      st = json::parse(read_text_file(state_path, kWhere));
+    } catch (const json::exception& e) {
+      TERN_FAIL(kWhere, state_path, ": not valid JSON: ", e.what());
+    }
+    TERN_CHECK(st.is_object() && st.value("format", "") == "tern-train-state" && st.value("version", 0) == 1,
+               kWhere, state_path, ": not a tern training state (format tern-train-state, version 1)");
+    try {
+      merge_saved_options(st.at("options"));
+      step = st.at("step").get<int64_t>();
+      elapsed_before = st.at("elapsed_s").get<double>();
+      if (st.contains("last_val_loss") && st["last_val_loss"].is_number()) last_val = st["last_val_loss"];
+
+      tok = load_tokenizer(ckpt_dir);
+      TERN_CHECK(tok->tag() == st.at("tokenizer").at("tag").get<std::string>(), kWhere,
+                 "the checkpoint's tokenizer does not match the one it was trained with");
+      tok_files = tokenizer_files(*tok, ckpt_dir);
+      TERN_CHECK(fs::is_regular_file(o.data, ec), kWhere, "the run's data file '", o.data, "' no longer exists");
+      load_data();
+      TERN_CHECK(ds->size() == st.at("data_tokens").get<int64_t>(), kWhere, o.data, " now has ", ds->size(),
+                 " tokens but had ", st.at("data_tokens").get<int64_t>(),
+                 " when the run started; the data changed, so the run cannot resume exactly");
+
+      model = load_model(ckpt_dir, &gen, kWhere);
+      check_data_sizes();
+      make_optimizer();
+      const auto optim = io::load(ckpt_dir + "/" + kOptimizerFile);
+      opt->load_state_dict(nn::NamedTensors(optim.tensors.begin(), optim.tensors.end()));
+      sampler = std::make_unique<data::BatchSampler>(*ds, data::Split::train, o.batch, o.block, 0);
+      sampler->set_state(st.at("train_sampler").get<std::string>());
+      gen.set_state(st.at("dropout_generator").get<std::string>());
+    } catch (const json::exception& e) {
+      TERN_FAIL(kWhere, state_path, ": ", e.what());
+    }
+    saved_step = step;
+    if (step >= o.steps)
+      out << "the checkpoint is already at step " << step << " of " << o.steps
+          << "; pass a larger --steps to train further\n";
+    if (o.schedule == "cosine" && o.steps > o.lr_decay_steps && step < o.steps)
+      out << "note: the LR schedule decays to --min-lr " << o.min_lr << " at step " << o.lr_decay_steps
+          << " (--lr-decay-steps) and stays there\n";
+  }
+
+  void merge_saved_options(const json& saved) {
+    TERN_CHECK(saved.is_object(), kWhere, "the checkpoint's options are not an object");
+    TrainOptions cur = o;
+    if (!cur.data.empty()) cur.data = absolute_path(cur.data);
+    if (!cur.init.empty()) cur.init = absolute_path(cur.init);
+    if (!cur.vocab.empty()) cur.vocab = absolute_path(cur.vocab);
+    if (!cur.model.empty() && cur.model.find(".json") != std::string::npos) cur.model = absolute_path(cur.model);
+    const json now = options_to_json(cur);
+    std::string conflicts;
+    for (const auto& f : fields()) {
+      if (!saved.contains(f.name)) continue;
+      if (f.fixed && given(f.name) && now[f.name] != saved[f.name])
+        conflicts += std::string("\n  --") + f.name + " " + now[f.name].dump() + " (the run has " +
+                     saved[f.name].dump() + ")";
+      if (f.fixed || !given(f.name)) f.set(o, saved[f.name]);
+    }
+    TERN_CHECK(conflicts.empty(), kWhere, "--resume continues the run as it was started; these options differ:",
+               conflicts, "\ndrop them, or start a new run in another --out");
+  }
+
+  // ---- the loop
+
+  double evaluate(int64_t iters) {
+    NoGradGuard ng;
+    model->eval();
+    data::BatchSampler vs(*ds, data::Split::val, o.batch, o.block, derive_seed(o.seed, kStreamVal));
+    double sum = 0;
+    int64_t n = 0;
+    for (; n < iters && !g_signal; ++n) {
+      data::Batch b = vs.next(device);
+      sum += model->forward(b.x, b.y).loss.item<double>();
+    }
+    model->train();
+    return n == iters ? sum / static_cast<double>(n) : kNaN;
+  }
+
+  void save_checkpoint() {
+    CheckpointDir cd(o.out);
+    const std::map<std::string, std::string> meta = {{"tern.step", std::to_string(step)}};
+    gpt2::save_hf(*model, cd.path(), meta);
+    const nn::NamedTensors os = opt->state_dict();
+    io::save(cd.path() + "/" + kOptimizerFile, std::span<const std::pair<std::string, Tensor>>(os), meta);
+    write_tokenizer_files(tok_files, cd.path());
+    json st;
+    st["format"] = "tern-train-state";
+    st["version"] = 1;
+    st["step"] = step;
+    st["elapsed_s"] = elapsed();
+    st["tokens_seen"] = step * o.batch * o.block * o.grad_accum;
+    st["last_val_loss"] = std::isnan(last_val) ? json(nullptr) : json(last_val);
+    st["train_sampler"] = sampler->state();
+    st["dropout_generator"] = gen.state();
+    st["tokenizer"] = {{"kind", tok->kind()}, {"tag", tok->tag()}, {"vocab_size", tok->vocab_size()}};
+    st["data_tokens"] = ds->size();
+    st["options"] = options_to_json(o);
+    data::write_file_atomic(cd.path() + "/" + kStateFile, st.dump(1) + "\n", kStateFile);
+    cd.commit();
+    saved_step = step;
+  }
+
+  std::string progress(double loss, double rate, double eta) const {
+    std::string s = "step " + std::to_string(step) + "/" + std::to_string(o.steps);
+    s += " | loss " + (std::isnan(loss) ? std::string("-") : fmt("%.4f", loss));
+    s += " | val " + (std::isnan(last_val) ? std::string("-") : fmt("%.4f", last_val));
+    s += " | lr " + fmt("%.2e", opt->lr());
+    s += " | " + human_count(rate) + " tok/s";
+    s += " | " + format_duration(elapsed()) + " elapsed | ETA " + format_duration(eta);
+    return s;
+  }
+
+  void line(const std::string& s) {
+    if (tty) out << "\r\033[K";
+    out << s << "\n";
+    out.flush();
+  }
+
+  int run() {
+    validate_options();
+    ckpt_dir = o.out + "/" + kCheckpointName;
+    device = parse_device(o.device, kWhere);
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    TERN_CHECK(!ec, kWhere, "cannot create --out directory ", o.out, ": ", ec.message());
+    DirLock lock(o.out);
+    remove_stale_checkpoint_temps(o.out);
+    if (o.resume) setup_resume();
+    else setup_fresh();
+    validate_options();
+
+    const auto& cfg = model->config();
+    const int64_t tokens_per_step = o.batch * o.block * o.grad_accum;
+    out << (o.resume ? "resuming " : "training ") << "GPT-2 (" << cfg.n_layer << " layers, " << cfg.n_head
+        << " heads, " << cfg.n_embd << " wide, " << cfg.n_positions << " positions, vocab " << cfg.vocab_size
+        << "): " << human_count(static_cast<double>(model->num_parameters())) << " parameters"
+        << (o.resume ? " from step " + std::to_string(step) : o.init.empty() ? "" : ", from " + o.init) << "\n";
+    out << "data: " << o.data << ", " << tok->kind() << " tokenizer (" << tok->vocab_size() << " tokens): "
+        << grouped(ds->size(data::Split::train)) << " train / " << grouped(ds->size(data::Split::val))
+        << " val tokens\n";
+    out << "batch " << o.batch << " x " << o.block << (o.grad_accum > 1 ? " x " + std::to_string(o.grad_accum) : "")
+        << " = " << grouped(tokens_per_step) << " tokens/step, " << o.steps << " steps; AdamW lr " << o.lr;
+    if (o.schedule == "cosine")
+      out << " (warmup " << o.warmup_steps << ", cosine to " << o.min_lr << " at " << o.lr_decay_steps << ")";
+    else
+      out << " (constant)";
+    out << ", betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
+        << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device << " x" << num_threads()
+        << " threads\n";
+    out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
+        << (o.checkpoint_interval > 0 ? "every " + std::to_string(o.checkpoint_interval) + " steps, " : "")
+        << "at the end and on Ctrl-C)\n";
+    out.flush();
+
+    MetricsCsv csv(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt);
+    StopSignals signals;
+    model->train();
+
+    auto eval_due = [&](int64_t s) { return o.eval_interval > 0 && (s % o.eval_interval == 0 || s == o.steps); };
+    if (!o.resume && eval_due(0)) {
+      last_val = evaluate(o.eval_iters);
+      if (!std::isnan(last_val)) {
+        csv.row(0, kNaN, kNaN, last_val, kNaN, elapsed());
+        line("step 0: val loss " + fmt("%.4f", last_val));
+      }
+    }
+
+    const int64_t first_step = step;
+    const Stopwatch session;
+    double last_print = -1, ema_dt = kNaN, last_loss = kNaN;
+    while (step < o.steps && !g_signal) {
+      const Stopwatch sw;
+      const double lr = sched->lr(step);
+      opt->set_lr(lr);
+      opt->zero_grad();
+      double loss_sum = 0;
+      for (int64_t a = 0; a < o.grad_accum; ++a) {
+        data::Batch b = sampler->next(device);
+        Tensor loss = model->forward(b.x, b.y).loss;
+        loss_sum += loss.item<double>();
+        (o.grad_accum > 1 ? mul(loss, 1.0 / static_cast<double>(o.grad_accum)) : loss).backward();
+      }
+      const double train_loss = loss_sum / static_cast<double>(o.grad_accum);
+      TERN_CHECK(std::isfinite(train_loss), kWhere, "the loss is ", train_loss, " at step ", step + 1,
+                 "; training diverged (try a lower --lr or --grad-clip); the last checkpoint is ",
+                 saved_step >= 0 ? "at step " + std::to_string(saved_step) : std::string("not written yet"));
+      if (o.grad_clip > 0) nn::optim::clip_grad_norm(params, o.grad_clip);
+      opt->step();
+      ++step;
+      const double dt = sw.seconds();
+      ema_dt = std::isnan(ema_dt) ? dt : 0.9 * ema_dt + 0.1 * dt;
+      last_loss = train_loss;
+
+      double val = kNaN;
+      if (eval_due(step) && !g_signal) {
+        val = evaluate(step == o.steps && o.final_eval_iters > 0 ? o.final_eval_iters : o.eval_iters);
+        if (!std::isnan(val)) last_val = val;
+      }
+      csv.row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
+
+      const double per_step = session.seconds() / static_cast<double>(step - first_step);
+      const double eta = static_cast<double>(o.steps - step) * per_step;
+      const double rate = static_cast<double>(tokens_per_step) / ema_dt;
+      if (!std::isnan(val)) {
+        line(progress(train_loss, rate, eta));
+      } else if (tty) {
+        if (session.seconds() - last_print >= 0.1 || step == o.steps) {
+          out << "\r\033[K" << progress(train_loss, rate, eta);
+          out.flush();
+          last_print = session.seconds();
+        }
+      } else if (step % o.log_interval == 0 || step == o.steps) {
+        line(progress(train_loss, rate, eta));
+      }
+      if (o.on_step) o.on_step(step);
+      if (o.checkpoint_interval > 0 && step % o.checkpoint_interval == 0 && step < o.steps && !g_signal)
+        save_checkpoint();
+    }
+    if (tty) out << "\r\033[K";
+    if (saved_step != step || !fs::exists(ckpt_dir + "/" + kStateFile, ec)) save_checkpoint();
+    if (g_signal) {
+      out << "\ninterrupted at step " << step << " of " << o.steps << "; checkpoint saved to " << ckpt_dir
+          << "\nresume with: tern train --out " << o.out << " --resume\n";
+      out.flush();
+      return 128 + g_signal;
+    }
+    out << "done: " << step << " steps"
+        << (std::isnan(last_loss) ? "" : ", train loss " + fmt("%.4f", last_loss))
+        << (std::isnan(last_val) ? "" : ", val loss " + fmt("%.4f", last_val)) << " in "
+        << format_duration(elapsed()) << " (" << fmt("%.1f", elapsed()) << " s); checkpoint: " << ckpt_dir << "\n";
+    out.flush();
+    return 0;
+  }
+};
+
+}  // namespace
+
+int run_train(TrainOptions opts, std::ostream& out) {
+  Trainer t(std::move(opts), out);
+  return t.run();
+}
+
+void add_train(CLI::App& app) {
+  auto o = std::make_shared<TrainOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train a GPT-2 on a text file (default: a tiny GPT on char-level tinyshakespeare, nanoGPT's CPU config). "
+      "Writes OUT/metrics.csv and an atomic OUT/checkpoint/ (Hugging Face layout + optimizer and data state); "
+      "Ctrl-C saves a checkpoint, --resume continues bit-identically.");
+  std::vector<CLI::Option*> opts;
+  auto add = [&](CLI::Option* opt) {
+    opts.push_back(opt);
+    return opt;
+  };
+  add(cmd->add_option("--model", o->model,
+                      "a preset (tiny, gpt2, medium, large, xl) or a Hugging Face config.json for a fresh model"))
+      ->capture_default_str()
+      ->group("Model");
+  add(cmd->add_option("--n-layer", o->n_layer, "override the preset's layer count"))->group("Model");
+  add(cmd->add_option("--n-head", o->n_head, "override the preset's head count"))->group("Model");
+  add(cmd->add_option("--n-embd", o->n_embd, "override the preset's width"))->group("Model");
+  add(cmd->add_option("--init", o->init, "start from this checkpoint directory (config.json + model.safetensors)"))
+      ->group("Model");
+  add(cmd->add_option("--dropout", o->dropout, "dropout probability (default: the model config's; presets 0)"))
+      ->group("Model");
+  add(cmd->add_option("--data", o->data, "training text file (default: the data dir's tinyshakespeare/input.txt)"))
+      ->group("Data");
+  add(cmd->add_option("--tokenizer", o->tokenizer,
+                      "bpe (GPT-2) or char (default: --init's tokenizer; else char, or bpe with --init)"))
+      ->check(CLI::IsMember({"bpe", "char"}))
+      ->group("Data");
+  add(cmd->add_option("--vocab", o->vocab,
+                      "bpe: a directory with encoder.json + vocab.bpe; char: a vocab .json or a text file "
+                      "(default: the characters of --data)"))
+      ->group("Data");
+  add(cmd->add_option("--add-tokens", o->add_tokens, "comma-separated special tokens to add, e.g. '<think>,</think>'"))
+      ->delimiter(',')
+      ->group("Data");
+  add(cmd->add_option("--train-fraction", o->train_fraction, "leading fraction of the tokens used for training"))
+      ->capture_default_str()
+      ->group("Data");
+  add(cmd->add_option("--batch", o->batch, "sequences per micro-batch"))->capture_default_str()->group("Batches");
+  add(cmd->add_option("--block", o->block, "tokens per sequence (default: the model's n_positions)"))
+      ->group("Batches");
+  add(cmd->add_option("--grad-accum", o->grad_accum, "micro-batches per optimizer step"))
+      ->capture_default_str()
+      ->group("Batches");
+  add(cmd->add_option("--steps", o->steps, "optimizer steps in total (a resumed run may raise it)"))
+      ->capture_default_str()
+      ->group("Batches");
+  add(cmd->add_option("--schedule", o->schedule, "cosine (linear warmup, cosine decay to --min-lr) or constant"))
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--lr", o->lr, "peak learning rate"))->capture_default_str()->group("Optimizer");
+  add(cmd->add_option("--min-lr", o->min_lr, "final learning rate of the cosine schedule"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--warmup-steps", o->warmup_steps, "linear warmup steps"))->capture_default_str()->group("Optimizer");
+  add(cmd->add_option("--lr-decay-steps", o->lr_decay_steps, "step where the cosine reaches --min-lr (default: --steps)"))
+      ->group("Optimizer");
+  add(cmd->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay (>= 2-D weights only)"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--beta1", o->beta1, "AdamW beta1"))->capture_default_str()->group("Optimizer");
+  add(cmd->add_option("--beta2", o->beta2, "AdamW beta2"))->capture_default_str()->group("Optimizer");
+  add(cmd->add_option("--grad-clip", o->grad_clip, "clip the global gradient norm to this (0: off)"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--eval-interval", o->eval_interval, "estimate the val loss every N steps and at the end (0: never)"))
+      ->capture_default_str()
+      ->group("Progress");
+  add(cmd->add_option("--eval-iters", o->eval_iters, "val batches per estimate"))->capture_default_str()->group("Progress");
+  add(cmd->add_option("--final-eval-iters", o->final_eval_iters, "val batches for the last step's estimate (default: --eval-iters)"))
+      ->group("Progress");
+  add(cmd->add_option("--log-interval", o->log_interval, "steps between progress lines when stdout is not a terminal"))
+      ->capture_default_str()
+      ->group("Progress");
+  add(cmd->add_option("--checkpoint-interval", o->checkpoint_interval,
+                      "checkpoint every N steps (0: only at the end and on Ctrl-C)"))
+      ->capture_default_str()
+      ->group("Progress");
+  add(cmd->add_option("--seed", o->seed, "seeds the init, the batches and the dropout masks"))
+      ->capture_default_str()
+      ->group("Run");
+  add(cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA"))->capture_default_str()->group("Run");
+  add(cmd->add_option("--out", o->out, "output directory (metrics.csv, checkpoint/)"))->capture_default_str()->group("Run");
+  add(cmd->add_flag("--resume", o->resume, "continue the run in --out from its checkpoint, bit-identically"))
+      ->group("Run");
+  add(cmd->add_flag("--overwrite", o->overwrite, "start a fresh run even if --out holds a checkpoint (deletes it)"))
+      ->group("Run");
+  cmd->callback([o, opts] {
+    for (const CLI::Option* opt : opts)
+      if (opt->count() > 0) o->given.insert(opt->get_name().substr(2));  // "--batch" -> "batch"
+    const int rc = run_train(*o, std::cout);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace tern::cli
