@@ -17,22 +17,23 @@ namespace tern::cpu {
 inline constexpr int64_t kParallelGrain = 32768;
 
 // Runs body(begin, end) over [0, n) on up to num_threads() threads, in chunks of >= grain.
+// The range is cut into a few chunks per thread, handed out dynamically: when the
+// machine is shared and one thread gets descheduled, the others take its share
+// instead of waiting for it (a static split runs at the pace of the slowest thread).
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& body) {
   if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), (n + grain - 1) / grain));
   if (threads <= 1) {
     body(int64_t{0}, n);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num();
-    const int nt = omp_get_num_threads();
-    const int64_t chunk = (n + nt - 1) / nt;
-    const int64_t b = std::min<int64_t>(n, t * chunk), e = std::min<int64_t>(n, b + chunk);
-    if (b < e) body(b, e);
-  }
+  constexpr int64_t kChunksPerThread = 8;
+  const int64_t chunk = std::max(grain, (n + threads * kChunksPerThread - 1) / (threads * kChunksPerThread));
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
 }
 
 // body(ptrs, byte_strides, count) handles `count` elements starting at ptrs, each

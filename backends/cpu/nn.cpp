@@ -13,8 +13,40 @@ namespace tern::cpu {
 
 namespace {
 
+// Max of a contiguous run, NaN if any element is NaN. No early exit, and kLanes
+// independent running maxima, so that it vectorises and is not bound by the
+// latency of a single max chain.
+template <typename T>
+T contiguous_max(const T* __restrict x, int64_t n) {
+  constexpr int kLanes = 64;
+  T mv[kLanes];
+  T seen_nan[kLanes];  // 1 once the lane has met a NaN
+  for (int l = 0; l < kLanes; ++l) mv[l] = -std::numeric_limits<T>::infinity(), seen_nan[l] = T(0);
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const T v = x[j + l];
+      mv[l] = v > mv[l] ? v : mv[l];
+      seen_nan[l] = v != v ? T(1) : seen_nan[l];
+    }
+  }
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (int l = 0; l < kLanes; ++l) {
+    m = mv[l] > m ? mv[l] : m;
+    nan = nan || seen_nan[l] != T(0);
+  }
+  for (; j < n; ++j) {
+    m = x[j] > m ? x[j] : m;
+    nan = nan || x[j] != x[j];
+  }
+  return nan ? std::numeric_limits<T>::quiet_NaN() : m;
+}
+
 template <typename T>
 T row_max(const T* x, int64_t n, int64_t stride) {
+  if (stride == 1) return contiguous_max(x, n);
   T m = -std::numeric_limits<T>::infinity();
   for (int64_t j = 0; j < n; ++j) {
     const T v = x[j * stride];
@@ -24,27 +56,84 @@ T row_max(const T* x, int64_t n, int64_t stride) {
   return m;
 }
 
+// Sum of a contiguous run in double, over kLanes independent partial sums so that it
+// vectorises without waiting on one add chain.
+template <typename T>
+double contiguous_sum(const T* __restrict x, int64_t n) {
+  constexpr int kLanes = 32;
+  double acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) acc[l] += static_cast<double>(x[j + l]);
+  }
+  double s = 0;
+  for (; j < n; ++j) s += static_cast<double>(x[j]);
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
+// Sum of (x - mu)^2 over a contiguous run, in double, like contiguous_sum.
+template <typename T>
+double contiguous_sq_dev(const T* __restrict x, int64_t n, double mu) {
+  constexpr int kLanes = 32;
+  double acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const double d = static_cast<double>(x[j + l]) - mu;
+      acc[l] += d * d;
+    }
+  }
+  double s = 0;
+  for (; j < n; ++j) {
+    const double d = static_cast<double>(x[j]) - mu;
+    s += d * d;
+  }
+  for (int l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
+// One contiguous row, in vectorised passes over data that sits in L1/L2: max, exp
+// into y (a loop with nothing live across the libmvec call), sum, then scale.
+template <typename T>
+void softmax_row(bool log, const T* __restrict x, T* __restrict y, int64_t d) {
+  const T m = contiguous_max(x, d);
+  // A row of -inf has no finite max; shift by 0 so it gives NaN like torch.
+  const T shift = std::isinf(m) ? T(0) : m;
+  TERN_SIMD_MATH()
+  for (int64_t j = 0; j < d; ++j) y[j] = vexp(x[j] - shift);
+  const double s = contiguous_sum(y, d);
+  if (log) {
+    const T sub = shift + static_cast<T>(std::log(s));
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) y[j] = x[j] - sub;
+  } else {
+    const T inv = static_cast<T>(1.0 / s);
+#pragma omp simd
+    for (int64_t j = 0; j < d; ++j) y[j] *= inv;
+  }
+}
+
 template <typename T>
 void softmax_impl(bool log, const T* in, T* out, int64_t outer, int64_t d, int64_t inner) {
   parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d, 1)),
                [&](int64_t b, int64_t e) {
+                 if (inner == 1) {
+                   for (int64_t o = b; o < e; ++o) softmax_row(log, in + o * d, out + o * d, d);
+                   return;
+                 }
                  for (int64_t w = b; w < e; ++w) {
                    const int64_t o = w / inner, i = w % inner;
                    const T* x = in + o * d * inner + i;
                    T* y = out + o * d * inner + i;
                    const T m = row_max(x, d, inner);
-                   // A row of -inf has no finite max; shift by 0 so it gives NaN like torch.
                    const T shift = std::isinf(m) ? T(0) : m;
                    double s = 0;
-                   if (inner == 1) {
-                     for (int64_t j = 0; j < d; ++j) y[j] = vexp(x[j] - shift);
-#pragma omp simd reduction(+ : s)
-                     for (int64_t j = 0; j < d; ++j) s += y[j];
-                   } else {
-                     for (int64_t j = 0; j < d; ++j) {
-                       y[j * inner] = vexp(x[j * inner] - shift);
-                       s += y[j * inner];
-                     }
+                   for (int64_t j = 0; j < d; ++j) {
+                     y[j * inner] = vexp(x[j * inner] - shift);
+                     s += y[j * inner];
                    }
                    if (log) {
                      const T lse = static_cast<T>(std::log(s));
@@ -57,29 +146,40 @@ void softmax_impl(bool log, const T* in, T* out, int64_t outer, int64_t d, int64
                });
 }
 
+// y = (x - mean) * rstd * w + b over one row, specialised on which of w, b exist so
+// that each loop vectorises.
+template <typename T>
+void ln_apply(const T* __restrict x, const T* __restrict w, const T* __restrict b, T* __restrict y,
+              int64_t n, T m, T rs) {
+  if (w && b) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - m) * rs * w[j] + b[j];
+  } else if (w) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - m) * rs * w[j];
+  } else if (b) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - m) * rs + b[j];
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - m) * rs;
+  }
+}
+
 template <typename T>
 void ln_forward(const T* x, const T* w, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
                 int64_t cols, double eps) {
   parallel_for(rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(cols, 1)),
                [&](int64_t b, int64_t e) {
                  for (int64_t r = b; r < e; ++r) {
-                   const T* xr = x + r * cols;
-                   T* yr = y + r * cols;
-                   double s = 0;
-#pragma omp simd reduction(+ : s)
-                   for (int64_t j = 0; j < cols; ++j) s += xr[j];
-                   const double mu = s / static_cast<double>(cols);
-                   double v = 0;
-#pragma omp simd reduction(+ : v)
-                   for (int64_t j = 0; j < cols; ++j) v += (xr[j] - mu) * (xr[j] - mu);
+                   const T* __restrict xr = x + r * cols;
+                   // Two passes (mean, then squared deviations) accumulated in double:
+                   // the row is in cache for the second, and no cancellation.
+                   const double mu = contiguous_sum(xr, cols) / static_cast<double>(cols);
+                   const double v = contiguous_sq_dev(xr, cols, mu);
                    const double rs = 1.0 / std::sqrt(v / static_cast<double>(cols) + eps);
                    const T m = static_cast<T>(mu), rt = static_cast<T>(rs);
-                   for (int64_t j = 0; j < cols; ++j) {
-                     T h = (xr[j] - m) * rt;
-                     if (w) h *= w[j];
-                     if (bias) h += bias[j];
-                     yr[j] = h;
-                   }
+                   ln_apply(xr, w, bias, y + r * cols, cols, m, rt);
                    mean[r] = m;
                    rstd[r] = rt;
                  }
@@ -154,7 +254,7 @@ int64_t ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int
     const T m = row_max(x, classes, 1);
     const T shift = std::isinf(m) ? T(0) : m;
     double s = 0;
-#pragma omp simd reduction(+ : s)
+    TERN_SIMD_MATH(reduction(+ : s))
     for (int64_t j = 0; j < classes; ++j) s += vexp(x[j] - shift);
     lse[r] = static_cast<T>(shift + std::log(s));
     if (targets[r] != ignore) {
@@ -181,6 +281,7 @@ void ce_backward(const T* logits, const int64_t* targets, const T* lse, double s
                    }
                    const T* x = logits + r * classes;
                    const T l = lse[r];
+                   TERN_SIMD_MATH()
                    for (int64_t j = 0; j < classes; ++j) gr[j] = sc * vexp(x[j] - l);
                    gr[targets[r]] -= sc;
                  }

@@ -17,6 +17,7 @@ inline void run(char* out, int64_t os, const char* in, int64_t is, int64_t n, F 
   if (os == sizeof(T) && is == sizeof(T)) {
     T* __restrict o = reinterpret_cast<T*>(out);
     const T* __restrict x = reinterpret_cast<const T*>(in);
+    TERN_SIMD_MATH()
     for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
   } else {
     for (int64_t i = 0; i < n; ++i)

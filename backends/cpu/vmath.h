@@ -15,6 +15,17 @@ double tanh(double) noexcept __attribute__((simd("notinbranch")));
 double pow(double, double) noexcept __attribute__((simd("notinbranch")));
 }
 
+// Loops over these functions ask for 16 lanes where AVX-512 exists. GCC otherwise
+// prefers 256-bit vectors on AVX-512 CPUs and calls libmvec's 8-lane variants, which
+// run about 1.5x slower than the 16-lane ones (_ZGVeN16v_*). Usage:
+//   TERN_SIMD_MATH()  or  TERN_SIMD_MATH(reduction(+ : s))  before the loop.
+#define TERN_PRAGMA(x) _Pragma(#x)
+#if defined(__AVX512F__)
+#define TERN_SIMD_MATH(...) TERN_PRAGMA(omp simd simdlen(16) __VA_ARGS__)
+#else
+#define TERN_SIMD_MATH(...) TERN_PRAGMA(omp simd __VA_ARGS__)
+#endif
+
 namespace tern::cpu {
 inline float vexp(float x) { return ::expf(x); }
 inline double vexp(double x) { return ::exp(x); }
