@@ -63,7 +63,8 @@ void check_valid(std::string_view s, std::string_view where) {
   size_t at = 0;
   if (is_valid(s, &at)) return;
   std::string bytes;
-  for (size_t k = at; k < s.size() && k < at + 4; ++k) {
+  // The offending lead byte and the continuation bytes after it.
+  for (size_t k = at; k < s.size() && k < at + 4 && (k == at || cont(byte(s, k))); ++k) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "%s0x%02X", k == at ? "" : " ", byte(s, k));
     bytes += buf;
