@@ -13,6 +13,7 @@
 //
 //   TERN_NUM_THREADS=2 build-io/bench/bench_safetensors
 
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -77,14 +78,24 @@ void remove_files() {
   if (!g_dir.empty()) std::filesystem::remove_all(g_dir, ec);
 }
 
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 void bm_open_1000(benchmark::State& state) {
+  const double cpu0 = thread_cpu_seconds();
   for (auto _ : state) {
     auto f = tern::io::SafetensorsFile::open(g_small);
     benchmark::DoNotOptimize(f.size());
   }
+  const double iters = static_cast<double>(state.iterations());
   state.counters["us_per_open"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * 1e-6, benchmark::Counter::kIsRate |
-                                                                           benchmark::Counter::kInvert);
+      benchmark::Counter(iters * 1e-6, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  // The same in CPU time of this thread: on an oversubscribed machine wall-clock time
+  // measures the scheduler more than the reader.
+  state.counters["cpu_us_per_open"] = (thread_cpu_seconds() - cpu0) * 1e6 / iters;
 }
 
 void bm_memcpy_1g(benchmark::State& state) {
@@ -178,11 +189,14 @@ int main(int argc, char** argv) {
   bool ok = true;
   std::printf("\nsafetensors reading (medians)\n");
   const double open_us = rec.median("open/1000", "us_per_open");
+  const double open_cpu_us = rec.median("open/1000", "cpu_us_per_open");
   if (open_us > 0) {
     const bool pass = open_us < 1000.0;
     ok = ok && pass;
     std::printf("%-34s %10.1f us   target < 1000 us   %s\n", "open+validate, 1,000 tensors", open_us,
                 pass ? "PASS" : "BELOW");
+    std::printf("%-34s %10.1f us   target < 1000 us   %s\n", "  the same, thread CPU time", open_cpu_us,
+                open_cpu_us < 1000.0 ? "PASS" : "BELOW");
   }
   const double mc = rec.median("memcpy_1GiB", "bytes_per_second");
   auto row = [&](const char* label, const char* name, double target) {

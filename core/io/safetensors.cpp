@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <fstream>
 
 #include <tern/autograd/grad_mode.h>
+#include <tern/backends/backend.h>
 #include <tern/core/error.h>
 #include <tern/core/ops.h>
 
@@ -178,17 +180,109 @@ Tensor SafetensorsFile::tensor(const std::string& name, DType dtype, Device devi
   return out;
 }
 
-Checkpoint load(const std::string& path, const LoadOptions& options) {
-  const SafetensorsFile f = SafetensorsFile::open(path);
-  Checkpoint out;
-  out.metadata = f.metadata();
-  const bool copy = options.copy || options.dtype || !options.device.is_cpu();
-  for (const TensorInfo& t : f.tensors()) {
+namespace {
+
+// pread exactly n bytes at `offset`, or fail naming the file.
+void read_exact(int fd, void* dst, size_t n, uint64_t offset, const std::string& where) {
+  auto* p = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, p, std::min<size_t>(n, size_t{1} << 30), static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    TERN_CHECK(r >= 0, where, "cannot read: ", errno_str(errno));
+    TERN_CHECK(r > 0, where, "the file was truncated while it was being read");
+    p += r;
+    n -= static_cast<size_t>(r);
+    offset += static_cast<uint64_t>(r);
+  }
+}
+
+// load(copy): the header is read and validated, then every tensor is read with pread
+// straight into memory of its own, in chunks spread over tern's CPU threads. No mapping is
+// made, so nothing is faulted in twice, and a file cut short while being read is an error
+// rather than a SIGBUS.
+Checkpoint load_copies(const std::string& path, const LoadOptions& options) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
+  struct stat st {};
+  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
+  const auto size = static_cast<uint64_t>(st.st_size);
+  uint8_t first[8] = {};
+  read_exact(fd.fd, first, static_cast<size_t>(std::min<uint64_t>(size, 8)), 0, path);
+  const uint64_t n = header_length(first, size, path);
+  std::vector<uint8_t> head(static_cast<size_t>(8 + n));
+  read_exact(fd.fd, head.data(), head.size(), 0, path);
+  const Header header = parse_header_prefix(head.data(), head.size(), size, path);
+  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  struct Chunk {
+    uint8_t* dst;
+    uint64_t offset;
+    size_t len;
+  };
+  constexpr size_t kChunk = size_t{8} << 20;
+  std::vector<Chunk> chunks;
+  std::vector<std::pair<const TensorInfo*, Tensor>> raw;  // in the file's dtype, on the CPU
+  raw.reserve(header.tensors.size());
+  for (const TensorInfo& t : header.tensors) {
     const auto dt = to_tern_dtype(t.dtype);
     TERN_CHECK(dt, path, "tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
                ", which tern cannot compute with; open the file with SafetensorsFile and use raw_bytes()");
-    out.tensors.emplace(t.name, copy ? f.tensor(t.name, options.dtype.value_or(*dt), options.device)
-                                     : f.tensor(t.name));
+    Tensor x = empty(t.shape, {.dtype = *dt});
+    auto* dst = static_cast<uint8_t*>(t.nbytes() ? x.raw_data() : nullptr);
+    for (uint64_t done = 0; done < t.nbytes(); done += kChunk)
+      chunks.push_back({dst + done, header.data_start() + t.begin + done,
+                        static_cast<size_t>(std::min<uint64_t>(kChunk, t.nbytes() - done))});
+    raw.emplace_back(&t, std::move(x));
+  }
+  std::atomic<int> failed_errno{0};
+  std::atomic<bool> truncated{false};
+  const auto count = static_cast<int64_t>(chunks.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(1, num_threads())) if (count > 1)
+  for (int64_t i = 0; i < count; ++i) {
+    Chunk c = chunks[static_cast<size_t>(i)];
+    while (c.len > 0 && !failed_errno.load(std::memory_order_relaxed) && !truncated.load(std::memory_order_relaxed)) {
+      const ssize_t r = ::pread(fd.fd, c.dst, c.len, static_cast<off_t>(c.offset));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        failed_errno = errno;
+      } else if (r == 0) {
+        truncated = true;
+      } else {
+        c.dst += r;
+        c.offset += static_cast<uint64_t>(r);
+        c.len -= static_cast<size_t>(r);
+      }
+    }
+  }
+  TERN_CHECK(!failed_errno, path, "cannot read: ", errno_str(failed_errno));
+  TERN_CHECK(!truncated, path, "the file was truncated while it was being read");
+
+  Checkpoint out;
+  out.metadata = header.metadata;
+  NoGradGuard no_grad;
+  for (auto& [t, x] : raw) {
+    if (x.dtype() == DType::boolean) {
+      auto* p = static_cast<uint8_t*>(x.raw_data());
+      for (size_t i = 0; i < t->nbytes(); ++i) p[i] = p[i] != 0;
+    }
+    Tensor y = options.dtype ? x.to(*options.dtype) : x;
+    out.tensors.emplace(t->name, y.to(options.device));
+  }
+  return out;
+}
+
+}  // namespace
+
+Checkpoint load(const std::string& path, const LoadOptions& options) {
+  if (options.copy || options.dtype || !options.device.is_cpu()) return load_copies(path, options);
+  const SafetensorsFile f = SafetensorsFile::open(path);
+  Checkpoint out;
+  out.metadata = f.metadata();
+  for (const TensorInfo& t : f.tensors()) {
+    TERN_CHECK(to_tern_dtype(t.dtype), path, "tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
+               ", which tern cannot compute with; open the file with SafetensorsFile and use raw_bytes()");
+    out.tensors.emplace(t.name, f.tensor(t.name));
   }
   return out;
 }

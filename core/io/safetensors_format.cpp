@@ -565,7 +565,6 @@ uint64_t check_tiling(const std::vector<TensorInfo>& tensors, std::string_view w
   return pos;
 }
 
-
 // ---------------------------------------------------------------- fast path
 //
 // nlohmann's lexer runs at about 50 MB/s, too slow to open a 1,000-tensor checkpoint
@@ -581,7 +580,8 @@ class FastHeader {
   FastHeader(const char* s, size_t n) : p_(s), end_(s + n) {}
 
   bool parse(Header& out) {
-    out.tensors.reserve(static_cast<size_t>(end_ - p_) / 64);  // an entry takes at least ~50 bytes
+    // An entry takes at least ~50 bytes; past 64Ki entries, let the vector grow.
+    out.tensors.reserve(std::min<size_t>(static_cast<size_t>(end_ - p_) / 64, size_t{1} << 16));
     ws();
     if (!eat('{')) return false;
     ws();
@@ -788,15 +788,26 @@ class FastHeader {
 
 }  // namespace
 
-Header parse_header(const uint8_t* data, size_t size, std::string_view where, bool fast) {
-  TERN_CHECK(size >= 8, where, "file too short: ", size,
+uint64_t header_length(const uint8_t* data, uint64_t file_size, std::string_view where) {
+  TERN_CHECK(file_size >= 8, where, "file too short: ", file_size,
              " bytes, but a safetensors file starts with an 8-byte header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
   TERN_CHECK(n <= kMaxHeaderSize, where, "header too large: the header length is ", n, " bytes; the limit is ",
              kMaxHeaderSize);
-  TERN_CHECK(n <= size - 8, where, "header runs past the end of the file: header length ", n, " needs ", n + 8,
-             " bytes, but the file has ", size);
+  TERN_CHECK(n <= file_size - 8, where, "header runs past the end of the file: header length ", n, " needs ", n + 8,
+             " bytes, but the file has ", file_size);
+  return n;
+}
+
+Header parse_header(const uint8_t* data, size_t size, std::string_view where, bool fast) {
+  return parse_header_prefix(data, size, size, where, fast);
+}
+
+Header parse_header_prefix(const uint8_t* data, size_t available, uint64_t size, std::string_view where, bool fast) {
+  const uint64_t n = header_length(data, size, where);
+  TERN_CHECK(available >= 8 + n, where, "internal: parse_header_prefix given ", available, " of ", 8 + n,
+             " header bytes");
   const uint8_t* h = data + 8;
 
   size_t bad_at = 0;

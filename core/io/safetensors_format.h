@@ -100,6 +100,14 @@ inline constexpr int kMaxJsonDepth = 64;                 // a valid header needs
 // unknown fields, any error) is parsed by nlohmann/json, which names the rule broken.
 // `fast = false` uses nlohmann only: the fuzzer checks that both agree.
 Header parse_header(const uint8_t* data, size_t size, std::string_view where, bool fast = true);
+// The same from the file's first bytes only: `data` holds `available` >= 8 + N bytes of a
+// file of `file_size` bytes (read the first 8, check them with header_length(), then the
+// header).
+Header parse_header_prefix(const uint8_t* data, size_t available, uint64_t file_size, std::string_view where,
+                           bool fast = true);
+// N from the first 8 bytes (`data` holds min(8, file_size) bytes), after the three framing
+// rules: the file has 8 bytes, N <= kMaxHeaderSize, and 8 + N <= file_size.
+uint64_t header_length(const uint8_t* data, uint64_t file_size, std::string_view where);
 
 // True when bytes [p, p+n) are well-formed UTF-8 (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF). On failure, *error_at gets the offending offset

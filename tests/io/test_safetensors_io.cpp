@@ -393,3 +393,77 @@ TEST(SafetensorsUtf8, Validator) {
 
 }  // namespace
 }  // namespace tern::iotest
+
+namespace tern::iotest {
+namespace {
+
+void expect_same_header(const Bytes& b, const std::string& what) {
+  const io::Header fast = io::parse_header(b.data(), b.size(), "x", true);
+  const io::Header slow = io::parse_header(b.data(), b.size(), "x", false);
+  ASSERT_EQ(fast.tensors.size(), slow.tensors.size()) << what;
+  EXPECT_EQ(fast.metadata, slow.metadata) << what;
+  EXPECT_EQ(fast.data_size, slow.data_size) << what;
+  for (size_t i = 0; i < fast.tensors.size(); ++i) {
+    const auto &a = fast.tensors[i], &c = slow.tensors[i];
+    EXPECT_TRUE(a.name == c.name && a.dtype == c.dtype && a.shape == c.shape && a.begin == c.begin && a.end == c.end)
+        << what << ": " << a.name;
+    EXPECT_EQ(fast.find(a.name), &a);
+  }
+}
+
+TEST(SafetensorsParsers, FastPathAgreesWithNlohmann) {
+  for (const char* f : {"tiny_gpt2/model.safetensors", "tiny_gpt2/fwd_bwd.safetensors", "bitlinear_ref.safetensors",
+                        "adamw_ref.safetensors"})
+    expect_same_header(read_file(fixture(f)), f);
+  expect_same_header(file_of(" {\"b\" : {\"shape\" :[ 2 ], \"dtype\":\"F32\" ,\"data_offsets\":[8,16]},\n"
+                             "\"a\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}, \"__metadata__\":{\"k\":\"v\"}} ",
+                             16),
+                     "spaced, reordered");
+  expect_same_header(file_of(R"({"caf\u00e9":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", 1), "escaped name");
+  expect_same_header(file_of(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"more":[1]}})", 1), "extra field");
+}
+
+TEST(SafetensorsRead, CopiesAndMovesKeepWorking) {
+  auto f = io::SafetensorsFile::open(fixture("adamw_ref.safetensors"));
+  io::SafetensorsFile copy = f;
+  io::SafetensorsFile moved = std::move(f);
+  EXPECT_EQ(copy.info("grads").shape, (Shape{10, 7, 5}));
+  EXPECT_EQ(moved.info("p0").nbytes(), 140u);
+  EXPECT_TRUE(moved.contains("trajectory"));
+  EXPECT_FALSE(moved.contains("nope"));
+  EXPECT_EQ(copy.tensor("p0").raw_data(), moved.tensor("p0").raw_data());  // one mapping
+}
+
+}  // namespace
+}  // namespace tern::iotest
+
+namespace tern::iotest {
+namespace {
+
+TEST(SafetensorsRead, CopyingLoadValidatesLikeOpen) {
+  // load({.copy = true}) reads with pread instead of mapping: the same rules, the same errors.
+  TempDir dir;
+  const std::string one = R"({"t":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}})";
+  const std::vector<Bytes> bad = {Bytes{}, Bytes{1, 2, 3}, file_with_length(100'000'001, "{}"),
+                                  file_with_length(50, "{}"), file_of(one, 15), file_of(one, 17),
+                                  file_of(R"({"t":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}})", 4)};
+  io::LoadOptions copy;
+  copy.copy = true;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    const std::string p = dir.file("bad" + std::to_string(i));
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bad[i].data()),
+                                             static_cast<std::streamsize>(bad[i].size()));
+    const std::string a = error_of_call([&] { io::SafetensorsFile::open(p); });
+    const std::string b = error_of_call([&] { io::load(p, copy); });
+    EXPECT_FALSE(a.empty()) << i;
+    EXPECT_EQ(a, b) << i;
+  }
+  const std::string good = dir.file("good");
+  io::save(good, {{"b", tern::tensor({1, 0, 1}).to(kBool)}, {"x", tern::arange(0, 40000, 1, {.dtype = kFloat32})}});
+  const auto ck = io::load(good, copy);
+  EXPECT_EQ(fvals(ck.tensors.at("b")), (std::vector<float>{1, 0, 1}));
+  EXPECT_EQ(fvals(ck.tensors.at("x"))[39999], 39999.0f);
+}
+
+}  // namespace
+}  // namespace tern::iotest
