@@ -1,13 +1,21 @@
 #pragma once
 // Shared plumbing for tern's Google Benchmark programs.
 //
-// Every tern benchmark is paired with a ceiling measured in the same binary (raw
-// cblas_sgemm, memcpy). The machine is noisy, so each benchmark runs several
-// repetitions in random interleaved order (--benchmark_enable_random_interleaving):
-// a slow spell hits tern and its ceiling alike. A recording reporter keeps each
-// repetition's counter, and the summary compares the *medians*.
+// Every benchmark times a tern op against its ceiling (raw cblas_sgemm, memcpy)
+// measured in the same binary. The machine is noisy (2 shared cores), so the two are
+// not run as separate benchmarks seconds apart: each benchmark iteration calls both,
+// alternating which goes first (ABBA), and times each call. Both sides see the same
+// load, and their ratio is reported per repetition. Several repetitions run in random
+// interleaved order (--benchmark_enable_random_interleaving); the summary table gives
+// the median of each counter over them.
+//
+// Counters of every paired benchmark:
+//   tern     tern's throughput (GFLOP/s or GB/s)
+//   ceiling  the ceiling's throughput, same unit
+//   ratio    tern / ceiling over that repetition's calls
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -20,6 +28,40 @@
 #include <tern/backends/backend.h>
 
 namespace tern_bench {
+
+// Seconds one call of f takes.
+template <typename F>
+double seconds(F& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  benchmark::ClobberMemory();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs tern_fn and ceiling_fn alternately, once each per iteration, in ABBA order so
+// that neither always runs second (on warmer caches). `tern_work` and `ceiling_work`
+// are the flops or bytes of one call; `scale` converts work/s to the reported unit.
+template <typename A, typename B>
+void run_paired(benchmark::State& state, A&& tern_fn, B&& ceiling_fn, double tern_work,
+                double ceiling_work, double scale) {
+  double t_tern = 0, t_ceil = 0;
+  int64_t k = 0;
+  for (auto _ : state) {
+    if (k++ & 1) {
+      t_ceil += seconds(ceiling_fn);
+      t_tern += seconds(tern_fn);
+    } else {
+      t_tern += seconds(tern_fn);
+      t_ceil += seconds(ceiling_fn);
+    }
+  }
+  if (k == 0) return;
+  const double tern = tern_work * static_cast<double>(k) / t_tern * scale;
+  const double ceil = ceiling_work * static_cast<double>(k) / t_ceil * scale;
+  state.counters["tern"] = tern;
+  state.counters["ceiling"] = ceil;
+  state.counters["ratio"] = tern / ceil;
+}
 
 // Forwards to the usual display reporter, and keeps every repetition's counters.
 class RecordingReporter : public benchmark::BenchmarkReporter {
@@ -41,64 +83,118 @@ class RecordingReporter : public benchmark::BenchmarkReporter {
 
   // Median of `counter` over the repetitions of benchmark `name`; 0 if never run.
   double median(const std::string& name, const std::string& counter) const {
-    auto b = samples_.find(name);
-    if (b == samples_.end()) return 0;
-    auto c = b->second.find(counter);
-    if (c == b->second.end() || c->second.empty()) return 0;
-    std::vector<double> v = c->second;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    const std::vector<double>* v = find(name, counter);
+    if (!v || v->empty()) return 0;
+    std::vector<double> s = *v;
+    std::sort(s.begin(), s.end());
+    const size_t n = s.size();
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   }
   size_t repetitions(const std::string& name, const std::string& counter) const {
-    auto b = samples_.find(name);
-    if (b == samples_.end()) return 0;
-    auto c = b->second.find(counter);
-    return c == b->second.end() ? 0 : c->second.size();
+    const std::vector<double>* v = find(name, counter);
+    return v ? v->size() : 0;
   }
 
  private:
+  const std::vector<double>* find(const std::string& name, const std::string& counter) const {
+    auto b = samples_.find(name);
+    if (b == samples_.end()) return nullptr;
+    auto c = b->second.find(counter);
+    return c == b->second.end() ? nullptr : &c->second;
+  }
+
   benchmark::BenchmarkReporter* display_;
   std::map<std::string, std::map<std::string, std::vector<double>>> samples_;
 };
 
-// One row of the summary: tern's benchmark against its ceiling.
-struct Pair {
-  std::string label;    // first columns of the row, e.g. "256x768x2304 fwd"
-  std::string tern;     // benchmark names
-  std::string ceiling;
-  double target;        // required tern/ceiling ratio
+// Parses tern's own flag (--tern_strict) and initialises Google Benchmark with
+// noise-resistant defaults, which flags on the command line override.
+class Session {
+ public:
+  Session(int argc, char** argv, const std::vector<std::string>& defaults) : owned_(defaults) {
+    args_.push_back(argv[0]);
+    for (auto& d : owned_) args_.push_back(d.data());
+    for (int i = 1; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--tern_strict") == 0)
+        strict_ = true;
+      else
+        args_.push_back(argv[i]);  // later flags win, so these override the defaults
+    }
+    int n = static_cast<int>(args_.size());
+    args_.push_back(nullptr);
+    benchmark::Initialize(&n, args_.data());
+    bad_args_ = benchmark::ReportUnrecognizedArguments(n, args_.data());
+  }
+  bool bad_args() const { return bad_args_; }
+  bool strict() const { return strict_; }
+
+  // Runs the registered benchmarks; their counters end up in the returned reporter.
+  const RecordingReporter& run() {
+    std::printf("tern threads: %d (TERN_NUM_THREADS)\n", tern::num_threads());
+    display_.reset(benchmark::CreateDefaultDisplayReporter());
+    rec_ = std::make_unique<RecordingReporter>(display_.get());
+    benchmark::RunSpecifiedBenchmarks(rec_.get());
+    benchmark::Shutdown();
+    return *rec_;
+  }
+
+ private:
+  std::vector<std::string> owned_;
+  std::vector<char*> args_;
+  bool strict_ = false, bad_args_ = false;
+  std::unique_ptr<benchmark::BenchmarkReporter> display_;
+  std::unique_ptr<RecordingReporter> rec_;
 };
 
-// Runs the registered benchmarks with noise-resistant defaults (which flags on the
-// command line override), prints the table (counter values times `scale`), and returns the process exit code:
-// non-zero only with --tern_strict when a ratio misses its target.
+// One row of a paired summary (see run_paired).
+struct Row {
+  std::string label;  // e.g. "256x768x2304 fwd"
+  std::string bench;  // the paired benchmark's name
+  double target;      // required ratio; 0 for a reference row
+};
+
+// Runs the registered paired benchmarks, prints the summary table, and returns the
+// exit code: non-zero only with --tern_strict when a median ratio misses its target.
+inline int run_and_summarise(int argc, char** argv, const char* title, const char* unit,
+                             const std::vector<Row>& rows, const std::vector<std::string>& defaults) {
+  Session session(argc, argv, defaults);
+  if (session.bad_args()) return 1;
+  const RecordingReporter& rec = session.run();
+  std::printf("\n%s\nmedians over repetitions; %s; ratio = median of the per-repetition tern/ceiling\n", title,
+              unit);
+  std::printf("%-26s %10s %10s %7s %7s\n", "case", "tern", "ceiling", "ratio", "target");
+  bool ok = true;
+  for (const Row& r : rows) {
+    if (rec.repetitions(r.bench, "ratio") == 0) continue;  // filtered out
+    const double ratio = rec.median(r.bench, "ratio");
+    const bool pass = ratio >= r.target;
+    ok = ok && pass;
+    std::printf("%-26s %10.2f %10.2f %7.3f %7.2f %s\n", r.label.c_str(), rec.median(r.bench, "tern"),
+                rec.median(r.bench, "ceiling"), ratio, r.target,
+                r.target == 0 ? "(reference)" : pass ? "PASS" : "BELOW");
+  }
+  std::fflush(stdout);
+  return session.strict() && !ok ? 1 : 0;
+}
+
+// One row of an unpaired summary: two separate benchmarks reporting the same counter.
+struct Pair {
+  std::string label;
+  std::string tern;     // benchmark names
+  std::string ceiling;
+  double target;        // required tern/ceiling ratio of the medians
+};
+
+// For benchmarks that cannot be paired call by call (a step too long to alternate):
+// compares the medians of `counter` (times `scale`) of two separate benchmarks.
 inline int run_and_summarise(int argc, char** argv, const char* title, const std::string& counter,
                              const std::string& unit, double scale, const std::vector<Pair>& pairs,
                              const std::vector<std::string>& defaults) {
-  bool strict = false;
-  std::vector<char*> args{argv[0]};
-  std::vector<std::string> owned(defaults);
-  for (auto& d : owned) args.push_back(d.data());
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--tern_strict") == 0)
-      strict = true;
-    else
-      args.push_back(argv[i]);  // later flags win, so the user overrides the defaults
-  }
-  int n = static_cast<int>(args.size());
-  args.push_back(nullptr);
-  benchmark::Initialize(&n, args.data());
-  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
-
-  std::printf("tern threads: %d (TERN_NUM_THREADS)\n", tern::num_threads());
-  std::unique_ptr<benchmark::BenchmarkReporter> display(benchmark::CreateDefaultDisplayReporter());
-  RecordingReporter rec(display.get());
-  benchmark::RunSpecifiedBenchmarks(&rec);
-  benchmark::Shutdown();
-
+  Session session(argc, argv, defaults);
+  if (session.bad_args()) return 1;
+  const RecordingReporter& rec = session.run();
   std::printf("\n%s (medians; %s)\n", title, unit.c_str());
-  std::printf("%-28s %12s %12s %8s %7s %s\n", "case", "tern", "ceiling", "ratio", "target", "");
+  std::printf("%-28s %12s %12s %8s %7s\n", "case", "tern", "ceiling", "ratio", "target");
   bool ok = true;
   for (const Pair& p : pairs) {
     const double t = rec.median(p.tern, counter), c = rec.median(p.ceiling, counter);
@@ -106,12 +202,11 @@ inline int run_and_summarise(int argc, char** argv, const char* title, const std
     const double ratio = t / c;
     const bool pass = ratio >= p.target;
     ok = ok && pass;
-    std::printf("%-28s %12.2f %12.2f %8.3f %7.2f %s  (%zu reps)\n", p.label.c_str(), t * scale, c * scale,
-                ratio, p.target,
-                p.target == 0 ? "ref" : pass ? "PASS" : "BELOW", rec.repetitions(p.tern, counter));
+    std::printf("%-28s %12.2f %12.2f %8.3f %7.2f %s  (%zu reps)\n", p.label.c_str(), t * scale, c * scale, ratio,
+                p.target, p.target == 0 ? "ref" : pass ? "PASS" : "BELOW", rec.repetitions(p.tern, counter));
   }
   std::fflush(stdout);
-  return strict && !ok ? 1 : 0;
+  return session.strict() && !ok ? 1 : 0;
 }
 
 }  // namespace tern_bench

@@ -4,7 +4,8 @@
 //   bwd_x  gx = g @ W^T    g [M,N], W.t()     sgemm(N, T)  (W.t() is a view: BLAS gets the flag)
 //   bwd_W  gW = x^T @ g    x.t(),  g [M,N]    sgemm(T, N)  (x.t() is a view)
 // The ceiling calls cblas_sgemm with the same transpose flags into a preallocated C;
-// tern allocates its output every call, as it does in training.
+// tern allocates its output every call, as it does in training. Each benchmark
+// alternates the two call by call (see bench_common.h).
 //
 //   TERN_NUM_THREADS=2 build-bench/bench/bench_matmul
 
@@ -49,19 +50,20 @@ struct Operands {
   }
 };
 
-void set_flops(benchmark::State& state, Shape3 s) {
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * s.m * s.n * s.k * 1e-9,
-                                                benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void bm_blas(benchmark::State& state, Shape3 s, Variant v) {
-  Operands op(s);
+// One iteration calls raw cblas_sgemm (same transpose flags, preallocated C) and
+// tern::matmul (which allocates its output, as in training), alternately.
+void bm_pair(benchmark::State& state, Shape3 s, Variant v) {
+  const Operands op(s);
+  tern::NoGradGuard no_grad;
   const float* x = op.x.data_ptr<float>();
   const float* w = op.w.data_ptr<float>();
   const float* g = op.g.data_ptr<float>();
   const int M = static_cast<int>(s.m), K = static_cast<int>(s.k), N = static_cast<int>(s.n);
   std::vector<float> c(static_cast<size_t>(std::max({s.m * s.n, s.m * s.k, s.k * s.n})), 1.0f);
-  for (auto _ : state) {
+  // The transposed operands are views (no copy); matmul hands BLAS the flag.
+  const tern::Tensor wt = op.w.t(), xt = op.x.t();
+
+  auto blas = [&] {
     switch (v) {
       case Variant::fwd:  // [M,K] @ [K,N]
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, x, K, w, N, 0.0f, c.data(), N);
@@ -74,17 +76,8 @@ void bm_blas(benchmark::State& state, Shape3 s, Variant v) {
         break;
     }
     benchmark::DoNotOptimize(c.data());
-    benchmark::ClobberMemory();
-  }
-  set_flops(state, s);
-}
-
-void bm_tern(benchmark::State& state, Shape3 s, Variant v) {
-  Operands op(s);
-  tern::NoGradGuard no_grad;
-  // The transposed operands are views (no copy); matmul hands BLAS the flag.
-  const tern::Tensor wt = op.w.t(), xt = op.x.t();
-  for (auto _ : state) {
+  };
+  auto tern_mm = [&] {
     tern::Tensor y;
     switch (v) {
       case Variant::fwd: y = tern::matmul(op.x, op.w); break;
@@ -92,9 +85,9 @@ void bm_tern(benchmark::State& state, Shape3 s, Variant v) {
       case Variant::bwd_W: y = tern::matmul(xt, op.g); break;
     }
     benchmark::DoNotOptimize(y.raw_data());
-    benchmark::ClobberMemory();
-  }
-  set_flops(state, s);
+  };
+  const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+  tern_bench::run_paired(state, tern_mm, blas, flops, flops, 1e-9);
 }
 
 }  // namespace
@@ -102,17 +95,16 @@ void bm_tern(benchmark::State& state, Shape3 s, Variant v) {
 int main(int argc, char** argv) {
   // GPT-2 small, 256 tokens: attn c_attn, attn c_proj, mlp c_fc, mlp c_proj.
   const std::vector<Shape3> shapes = {{256, 768, 2304}, {256, 768, 768}, {256, 768, 3072}, {256, 3072, 768}};
-  std::vector<tern_bench::Pair> pairs;
+  std::vector<tern_bench::Row> rows;
   for (Shape3 s : shapes) {
     for (Variant v : {Variant::fwd, Variant::bwd_x, Variant::bwd_W}) {
-      const std::string tag = std::string(variant_name(v)) + "/" + shape_name(s);
-      benchmark::RegisterBenchmark(("sgemm/" + tag).c_str(), bm_blas, s, v)->UseRealTime();
-      benchmark::RegisterBenchmark(("tern/" + tag).c_str(), bm_tern, s, v)->UseRealTime();
-      pairs.push_back({shape_name(s) + " " + variant_name(v), "tern/" + tag, "sgemm/" + tag, 0.95});
+      const std::string name = std::string("matmul/") + variant_name(v) + "/" + shape_name(s);
+      benchmark::RegisterBenchmark(name.c_str(), bm_pair, s, v)->UseRealTime();
+      rows.push_back({shape_name(s) + " " + variant_name(v), name, 0.95});
     }
   }
   return tern_bench::run_and_summarise(
-      argc, argv, "tern::matmul vs cblas_sgemm, shape MxKxN", "GFLOPS", "GFLOP/s", 1.0, pairs,
+      argc, argv, "tern::matmul vs cblas_sgemm (same transpose flags), shape MxKxN", "GFLOP/s", rows,
       {"--benchmark_repetitions=9", "--benchmark_enable_random_interleaving=true",
-       "--benchmark_min_time=0.1"});
+       "--benchmark_min_time=0.2"});
 }

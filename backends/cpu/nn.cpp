@@ -95,15 +95,40 @@ double contiguous_sq_dev(const T* __restrict x, int64_t n, double mu) {
   return s;
 }
 
-// One contiguous row, in vectorised passes over data that sits in L1/L2: max, exp
-// into y (a loop with nothing live across the libmvec call), sum, then scale.
+// Prefetches [p, p + bytes) into cache, for reading or (write) for writing.
+inline void prefetch_range(const void* p, int64_t bytes, bool write) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t i = 0; i < bytes; i += 64) {
+    if (write)
+      __builtin_prefetch(c + i, 1, 3);
+    else
+      __builtin_prefetch(c + i, 0, 3);
+  }
+}
+
+// Row kernels make several passes over a row that sits in L1/L2, and only the first
+// reads memory. Left alone, the core alternates between waiting for a row and
+// computing on it; instead, while computing on row r, they prefetch row r + 1 (its
+// input, and its output for writing) a block at a time.
+inline constexpr int64_t kPrefetchBlock = 1024;  // bytes of the next row per block
+
+// One contiguous row, in vectorised passes: max, exp into y (a loop with nothing live
+// across the libmvec call), sum, then scale. next_x/next_y: the next row, or null.
 template <typename T>
-void softmax_row(bool log, const T* __restrict x, T* __restrict y, int64_t d) {
+void softmax_row(bool log, const T* __restrict x, T* __restrict y, int64_t d, const T* next_x, T* next_y) {
   const T m = contiguous_max(x, d);
   // A row of -inf has no finite max; shift by 0 so it gives NaN like torch.
   const T shift = std::isinf(m) ? T(0) : m;
-  TERN_SIMD_MATH()
-  for (int64_t j = 0; j < d; ++j) y[j] = vexp(x[j] - shift);
+  constexpr int64_t kBlock = kPrefetchBlock / static_cast<int64_t>(sizeof(T));
+  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
+    const int64_t j1 = std::min(d, j0 + kBlock);
+    if (next_x) {
+      prefetch_range(next_x + j0, (j1 - j0) * static_cast<int64_t>(sizeof(T)), false);
+      prefetch_range(next_y + j0, (j1 - j0) * static_cast<int64_t>(sizeof(T)), true);
+    }
+    TERN_SIMD_MATH()
+    for (int64_t j = j0; j < j1; ++j) y[j] = vexp(x[j] - shift);
+  }
   const double s = contiguous_sum(y, d);
   if (log) {
     const T sub = shift + static_cast<T>(std::log(s));
@@ -121,7 +146,11 @@ void softmax_impl(bool log, const T* in, T* out, int64_t outer, int64_t d, int64
   parallel_for(outer * inner, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(d, 1)),
                [&](int64_t b, int64_t e) {
                  if (inner == 1) {
-                   for (int64_t o = b; o < e; ++o) softmax_row(log, in + o * d, out + o * d, d);
+                   for (int64_t o = b; o < e; ++o) {
+                     const bool more = o + 1 < e;
+                     softmax_row(log, in + o * d, out + o * d, d, more ? in + (o + 1) * d : nullptr,
+                                 more ? out + (o + 1) * d : nullptr);
+                   }
                    return;
                  }
                  for (int64_t w = b; w < e; ++w) {
