@@ -14,6 +14,9 @@
 // A view is given when the dtype is one tern computes with and the data is aligned for
 // its element size (files from the reference writer always are); otherwise tensor()
 // copies. BOOL data is viewed only when every byte is 0 or 1 (other bytes become true).
+// As with any mmap, a file that another program truncates in place while it is mapped
+// faults (SIGBUS) when the lost pages are touched; tern's writer replaces files by
+// rename and never does that. load({.copy = true}) maps nothing.
 //
 // Writing is atomic: a temporary file in the same directory is written, fsync'd and
 // renamed over the target, so a crash never leaves half a file under the real name and a
@@ -81,8 +84,9 @@ class SafetensorsFile {
 };
 
 struct LoadOptions {
-  // false: zero-copy views of the mapping where possible. true: every tensor is copied
-  // into memory of its own (the file is not kept mapped).
+  // false: zero-copy views of the mapping where possible. true: every tensor is read into
+  // memory of its own with pread, spread over tern's CPU threads (no mapping is kept, and
+  // a file truncated while being read is an error, not a SIGBUS).
   bool copy = false;
   // Convert every tensor to this dtype (implies a copy).
   std::optional<DType> dtype;
@@ -95,7 +99,8 @@ struct Checkpoint {
   std::map<std::string, std::string> metadata;
 };
 
-// Loads every tensor of `path`. Throws for a tensor whose dtype tern cannot compute with.
+// Loads every tensor of `path`, validated as SafetensorsFile::open does. Throws for a
+// tensor whose dtype tern cannot compute with (use SafetensorsFile::raw_bytes for those).
 Checkpoint load(const std::string& path, const LoadOptions& options = {});
 
 // Writes `tensors` (any device, any layout: they are written contiguous, in the
