@@ -155,21 +155,23 @@ struct Row {
 
 // Runs the registered paired benchmarks, prints the summary table, and returns the
 // exit code: non-zero only with --tern_strict when a median ratio misses its target.
-inline int run_and_summarise(int argc, char** argv, const char* title, const char* unit,
+// `columns` names the first three columns, e.g. {"shape variant", "tern_GFLOPs", "blas_GFLOPs"}.
+inline int run_and_summarise(int argc, char** argv, const char* title, const std::vector<std::string>& columns,
                              const std::vector<Row>& rows, const std::vector<std::string>& defaults) {
   Session session(argc, argv, defaults);
   if (session.bad_args()) return 1;
   const RecordingReporter& rec = session.run();
-  std::printf("\n%s\nmedians over repetitions; %s; ratio = median of the per-repetition tern/ceiling\n", title,
-              unit);
-  std::printf("%-26s %10s %10s %7s %7s\n", "case", "tern", "ceiling", "ratio", "target");
+  std::printf("\n%s\nmedians over %s; ratio = median of the per-repetition tern/ceiling ratios\n", title,
+              "repetitions");
+  std::printf("%-26s %12s %12s %7s %7s\n", columns.at(0).c_str(), columns.at(1).c_str(), columns.at(2).c_str(),
+              "ratio", "target");
   bool ok = true;
   for (const Row& r : rows) {
     if (rec.repetitions(r.bench, "ratio") == 0) continue;  // filtered out
     const double ratio = rec.median(r.bench, "ratio");
     const bool pass = ratio >= r.target;
     ok = ok && pass;
-    std::printf("%-26s %10.2f %10.2f %7.3f %7.2f %s\n", r.label.c_str(), rec.median(r.bench, "tern"),
+    std::printf("%-26s %12.2f %12.2f %7.3f %7.2f %s\n", r.label.c_str(), rec.median(r.bench, "tern"),
                 rec.median(r.bench, "ceiling"), ratio, r.target,
                 r.target == 0 ? "(reference)" : pass ? "PASS" : "BELOW");
   }
