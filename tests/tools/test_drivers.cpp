@@ -235,6 +235,27 @@ TEST(TrainDriver, InitFromAHuggingFaceCheckpoint) {
   EXPECT_EQ(model->config().n_positions, 64);
 }
 
+TEST(TrainDriver, InitFromATernCheckpointKeepsItsTokenizer) {
+  TempDir dir("init_tern");
+  const std::string data = small_text(dir);
+  TrainOptions a = small_run(data, dir / "a", 2);
+  a.add_tokens = {"<think>"};
+  ASSERT_EQ(0, train(a));
+  TrainOptions b;
+  b.init = dir / "a";  // the --out dir resolves to its checkpoint/
+  b.data = data;
+  b.batch = 2;
+  b.block = 8;
+  b.steps = 1;
+  b.eval_interval = 0;
+  b.out = dir / "b";
+  ASSERT_EQ(0, train(b));
+  auto ta = load_tokenizer(dir / "a/checkpoint"), tb = load_tokenizer(dir / "b/checkpoint");
+  EXPECT_EQ(tb->kind(), "char");
+  EXPECT_EQ(ta->tag(), tb->tag());
+  EXPECT_EQ(gpt2::load_hf(dir / "b/checkpoint")->config().n_embd, 32);
+}
+
 TEST(TrainDriver, ClearErrors) {
   TempDir dir("errors");
   const std::string data = small_text(dir);

@@ -101,7 +101,7 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
       << fmt("%.1f", 1e3 * first_token_s / static_cast<double>(o.num_samples)) << " ms";
   if (decode_tokens > 0 && total_decode_s > 0)
     err << ", decode " << fmt("%.1f", static_cast<double>(decode_tokens) / total_decode_s) << " tokens/s";
-  err << " (" << device << ", " << num_threads() << " threads)\n";
+  err << " (" << device << ", " << num_threads() << (num_threads() == 1 ? " thread)\n" : " threads)\n");
   err.flush();
 }
 
