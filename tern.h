@@ -18,3 +18,10 @@
 #include <tern/nn/module.h>
 #include <tern/nn/optim/optimizer.h>
 #include <tern/nn/transformer.h>
+#include <tern/quant/bitlinear.h>
+#include <tern/quant/compressed_model.h>
+#include <tern/quant/config.h>
+#include <tern/quant/convert.h>
+#include <tern/quant/packing.h>
+#include <tern/quant/quant_ops.h>
+#include <tern/quant/quantizer.h>

@@ -105,6 +105,22 @@ class Backend {
   // dst[o, idx[i], :] += src[o, i, :]; indices already validated.
   virtual void index_add(DType dtype, void* dst, const int64_t* idx, const void* src,
                          int64_t outer, int64_t dst_dim, int64_t n, int64_t inner) = 0;
+
+  // ---- BitNet b1.58 quantization (quant/quant_ops.h), f32 or f64.
+  // Per-row 8-bit absmax quantization of contiguous x [rows, cols], in x's precision and
+  // torch's arithmetic order: scale = 127 / max(max|x|, 1e-5); v = clamp(round_half_even(x *
+  // scale), -128, 127). Writes scale [rows] (x's dtype), q = v (i8, may be null) and
+  // out = v / scale (x's dtype, may be null).
+  virtual void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale,
+                                int64_t rows, int64_t cols) = 0;
+  // Ternarizes contiguous w [n] (n > 0) into q (i8 in {-1, 0, 1}) and returns the
+  // dequantization scale (exact in w's precision); out (may be null) receives q * scale.
+  // zeros < 0, BitNet absmean: s = 1 / max(mean|w|, 1e-5), q = clamp(round(w * s), -1, 1),
+  //   returns 1 / s (so q * scale equals torch's q / s bit for bit).
+  // zeros >= 0: exactly `zeros` entries with the smallest |w| become 0 (ties broken by lower
+  //   index); the rest become +-1 by sign bit; returns the mean |w| of the kept entries (their
+  //   least-squares scale; 0 when none is kept).
+  virtual double ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out) = 0;
 };
 
 // The backend for `device`. `op` names the caller for the error raised when the

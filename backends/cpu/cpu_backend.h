@@ -44,6 +44,9 @@ class CpuBackend final : public Backend {
                        int64_t src_dim, int64_t n, int64_t inner) override;
   void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer,
                  int64_t dst_dim, int64_t n, int64_t inner) override;
+  void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale, int64_t rows,
+                        int64_t cols) override;
+  double ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out) override;
 };
 
 CpuBackend& cpu_backend();

@@ -126,6 +126,10 @@ class CudaBackend final : public Backend {
   void index_add(DType, void*, const int64_t*, const void*, int64_t, int64_t, int64_t, int64_t) override {
     not_yet("index_add");
   }
+  void activation_quant(DType, const void*, void*, int8_t*, void*, int64_t, int64_t) override {
+    not_yet("activation_quant");
+  }
+  double ternarize(DType, const void*, int64_t, int64_t, int8_t*, void*) override { not_yet("ternarize"); }
 
  private:
   int index_;
