@@ -208,6 +208,60 @@ TEST(QuantOps, SparsityLargeTensorMatchesSort) {
   }
 }
 
+// Tensors of >= 65536 entries take the sampled path (with a radix-select fallback): check
+// exact counts, ordering, index tie-breaks and the scale over several distributions.
+TEST(QuantOps, SparsityLargeTensorsExactAcrossDistributions) {
+  Generator g(21);
+  std::vector<std::pair<std::string, Tensor>> cases = {
+      {"normal", randn({512, 256}, &g)},
+      {"fp16-grid", randn({512, 256}, &g).to(kFloat16).to(kFloat32)},  // moderate ties
+      {"integers", round(mul(randn({512, 256}, &g), 3.0))},            // massive ties
+      {"equal", full({300, 300}, -0.25)},
+      {"f64", randn({256, 300}, &g, {.dtype = kFloat64})},
+  };
+  for (const auto& [label, w] : cases) {
+    const int64_t n = w.numel();
+    std::vector<double> a;
+    {
+      Tensor c = w.to(kFloat64).contiguous();
+      const double* p = c.data_ptr<double>();
+      for (int64_t i = 0; i < n; ++i) a.push_back(std::abs(p[i]));
+    }
+    for (double tau : {0.0001, 0.05, 0.1, 0.3, 0.9, 0.9999}) {
+      TernaryWeight t = ternarize(w, tau);
+      const int64_t k = std::llround(tau * static_cast<double>(n));
+      std::vector<int8_t> q = to_i8(t.values);
+      int64_t zeros = 0;
+      double max_zero = -1, min_kept = INFINITY, kept_sum = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (q[i] == 0) {
+          ++zeros;
+          max_zero = std::max(max_zero, a[i]);
+        } else {
+          min_kept = std::min(min_kept, a[i]);
+          kept_sum += a[i];
+        }
+      }
+      ASSERT_EQ(zeros, k) << label << " tau " << tau;
+      ASSERT_LE(max_zero, min_kept) << label << " tau " << tau;
+      if (max_zero == min_kept) {  // ties at the threshold: zeroed ones come first
+        bool seen_kept = false;
+        for (int64_t i = 0; i < n; ++i) {
+          if (a[i] != max_zero) continue;
+          if (q[i] != 0)
+            seen_kept = true;
+          else
+            ASSERT_FALSE(seen_kept) << label << " tau " << tau << " index " << i;
+        }
+      }
+      EXPECT_NEAR(t.scale, kept_sum / static_cast<double>(n - k), 1e-6 * kept_sum / static_cast<double>(n - k))
+          << label << " tau " << tau;
+      // The dequantized output of weight_quant agrees with the codes.
+      EXPECT_TRUE(same_values(weight_quant(w, tau).to(kFloat32), t.dequantize())) << label;
+    }
+  }
+}
+
 TEST(QuantOps, SparsityModeIsIdempotentAbsmeanIsNot) {
   Generator g(7);
   Tensor w = mul(randn({48, 64}, &g), 0.05);
