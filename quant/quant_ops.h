@@ -16,7 +16,7 @@
 // τ to within one element), and sets the rest to sign(w)·α, where α is the mean |w| of the
 // kept entries (the least-squares scale for that ternary pattern). Unlike absmean, this mode
 // is idempotent: ternarizing the dequantized weights gives the same values and scale.
-// A kept entry that is exactly ±0 (only possible when more than numel − k weights are zero)
+// A kept entry that is exactly ±0 (only possible when more than k weights are zero)
 // gets +1 or −1 by its sign bit, so the count of zeros is always exactly k. Large tensors
 // (>= 65536 entries) are split by a sampled bracket and one counting pass; others, and any
 // case the bracket misses, by an exact radix select on |w|'s bit pattern: O(n) either way.
