@@ -326,3 +326,39 @@ TEST(QuantQuantizer, QuantizePackUnpack) {
   EXPECT_NEAR(s.rel_error, err, 1e-6);
   EXPECT_NEAR(s.sparsity, 0.1, 1.0 / (33 * 17));
 }
+
+TEST(QuantCompressed, CorruptFilesGiveClearErrors) {
+  Phase4Config cfg;
+  Generator g(14);
+  CompressedModel a(std::make_shared<gpt2::GPT2>(tiny_config(), &g), BitNetQuantizer(cfg), cfg);
+  const std::string path = temp_path("corrupt");
+  a.save(path);
+  io::Checkpoint ck = io::load(path, {.copy = true});
+  auto rewrite = [&](const std::function<void(io::Checkpoint&)>& edit) {
+    io::Checkpoint c = ck;
+    c.tensors = {};
+    for (const auto& [k, t] : ck.tensors) c.tensors[k] = t.clone();
+    edit(c);
+    io::save(path, c.tensors, c.metadata);
+  };
+  CompressedModel b(std::make_shared<gpt2::GPT2>(tiny_config(), &g), BitNetQuantizer(cfg), cfg);
+  // A packed weight one byte short.
+  rewrite([](io::Checkpoint& c) {
+    Tensor& p = c.tensors.at("h.0.mlp.c_fc.weight_packed");
+    p = p.narrow(0, 0, p.numel() - 1).clone();
+  });
+  expect_error([&] { b.load(path); }, "[unpack_ternary]");
+  // An invalid code (3) in a base4 byte.
+  rewrite([](io::Checkpoint& c) { c.tensors.at("h.0.mlp.c_fc.weight_packed").narrow(0, 0, 1).fill_(255); });
+  expect_error([&] { b.load(path); }, "[unpack_ternary]");
+  // A missing scale, a foreign format, a broken config.
+  rewrite([](io::Checkpoint& c) { c.tensors.erase("h.1.attn.c_proj.weight_scale"); });
+  expect_error([&] { b.load(path); }, "h.1.attn.c_proj");
+  rewrite([](io::Checkpoint& c) { c.metadata["format"] = "other"; });
+  expect_error([&] { b.load(path); }, "format");
+  rewrite([](io::Checkpoint& c) { c.metadata["phase4_config"] = "{\"qat_lr\": \"x\"}"; });
+  expect_error([&] { b.load(path); }, "qat_lr");
+  rewrite([](io::Checkpoint& c) { c.metadata["layer_shapes"] = "[1]"; });
+  expect_error([&] { b.load(path); }, "shape");
+  std::filesystem::remove(path);
+}
