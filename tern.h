@@ -13,6 +13,13 @@
 #include <tern/core/op_registry.h>
 #include <tern/core/ops.h>
 #include <tern/core/tensor.h>
+#include <tern/models/data/text_dataset.h>
+#include <tern/models/gpt2/config.h>
+#include <tern/models/gpt2/hf.h>
+#include <tern/models/gpt2/model.h>
+#include <tern/models/tokenizer/char_tokenizer.h>
+#include <tern/models/tokenizer/gpt2_tokenizer.h>
+#include <tern/models/tokenizer/tokenizer.h>
 #include <tern/nn/init.h>
 #include <tern/nn/layers.h>
 #include <tern/nn/module.h>
@@ -23,5 +30,6 @@
 #include <tern/quant/config.h>
 #include <tern/quant/convert.h>
 #include <tern/quant/packing.h>
+#include <tern/quant/phase4.h>
 #include <tern/quant/quant_ops.h>
 #include <tern/quant/quantizer.h>

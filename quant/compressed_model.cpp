@@ -100,8 +100,22 @@ CompressedModel::CompressedModel(nn::ModulePtr base, BitNetQuantizer quantizer, 
   TERN_CHECK(qc.weight_sparsity_threshold == config_.weight_sparsity_threshold && qc.packing == config_.packing, kWhere,
              "the quantizer's config and the model's config disagree on weight_sparsity_threshold or packing");
   if (use_bitlinear_) {
-    conversion_ = replace_linear_with_bitlinear(*base_, config_.bitlinear_options(), config_.exclude_patterns,
-                                                config_.pattern_mode);
+    // A model that already has BitLinear layers (a reloaded Phase 4 model, say) is adopted as
+    // it is; any plain Linear the patterns do not exclude is converted as well.
+    std::vector<std::string> existing;
+    for (const auto& [name, m] : base_->named_modules())
+      if (dynamic_cast<const BitLinear*>(m)) existing.push_back(name);
+    if (existing.empty()) {
+      conversion_ = replace_linear_with_bitlinear(*base_, config_.bitlinear_options(), config_.exclude_patterns,
+                                                  config_.pattern_mode);
+      return;
+    }
+    const ConversionResult rest = find_linear_layers(*base_, config_.exclude_patterns, config_.pattern_mode);
+    if (!rest.replaced.empty())
+      replace_linear_with_bitlinear(*base_, config_.bitlinear_options(), config_.exclude_patterns, config_.pattern_mode);
+    conversion_.excluded = rest.excluded;
+    for (const auto& [name, m] : base_->named_modules())
+      if (dynamic_cast<const BitLinear*>(m)) conversion_.replaced.push_back(name);
     return;
   }
   conversion_ = find_linear_layers(*base_, config_.exclude_patterns, config_.pattern_mode);
@@ -186,7 +200,8 @@ CompressionStats CompressedModel::compression_stats() const {
   return s;
 }
 
-void CompressedModel::save(const std::string& path) const {
+void CompressedModel::save(const std::string& path, const std::map<std::string, std::string>& extra_metadata,
+                           std::optional<DType> other_dtype) const {
   NoGradGuard ng;
   std::set<std::string> q(conversion_.replaced.begin(), conversion_.replaced.end());
   nn::NamedTensors out;
@@ -204,9 +219,9 @@ void CompressedModel::save(const std::string& path) const {
       shapes[layer] = ordered_json::parse(json_shape(t.shape()));
       continue;
     }
-    out.emplace_back(key, t);
+    out.emplace_back(key, other_dtype && is_floating(t.dtype()) ? t.to(*other_dtype) : t);
   }
-  std::map<std::string, std::string> meta;
+  std::map<std::string, std::string> meta = extra_metadata;
   meta["format"] = kCompressedFormat;
   meta["format_version"] = kCompressedFormatVersion;
   meta["phase4_config"] = config_.to_json();

@@ -12,7 +12,8 @@
 // File layout (one safetensors file):
 //   <layer>.weight_packed   U8 [packed bytes]   pack_ternary(values, config.packing)
 //   <layer>.weight_scale    F32 [1]             dequantized weight = values · scale
-//   every other state-dict entry (biases of quantized layers included) as stored in memory.
+//   every other state-dict entry (biases of quantized layers included) as stored in memory,
+//   or converted to save()'s other_dtype.
 //   metadata: "format" = "tern.bitnet.b158", "format_version" = "1", "phase4_config" (JSON),
 //   "mode" ("bitlinear" or "ptq"), "bitlinear_layers" (JSON array of layer names),
 //   "layer_shapes" (JSON object: layer -> [out, in]).
@@ -23,6 +24,7 @@
 #include <tern/quant/quantizer.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,7 +61,10 @@ class CompressedModel {
   CompressionStats compression_stats() const;
   const ConversionResult& conversion() const { return conversion_; }
 
-  void save(const std::string& path) const;
+  // extra_metadata joins the keys above (which win on a clash); other_dtype, when given,
+  // converts every floating-point tensor that is not a packed weight (FP16 halves them).
+  void save(const std::string& path, const std::map<std::string, std::string>& extra_metadata = {},
+            std::optional<DType> other_dtype = std::nullopt) const;
   // Loads a file written by save() for a model of the same architecture and conversion.
   void load(const std::string& path);
 

@@ -23,105 +23,14 @@
 
 #include "checkpoint.h"
 #include "drivers.h"
+#include "driver_test_util.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
 using namespace tern;
 using namespace tern::cli;
+using namespace tern::cli::testing;
 
-namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << bytes;
-}
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tern_drv_" + tag + "_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& s) const { return (path / s).string(); }
-};
-
-// The first 30,000 characters of tinyshakespeare: 27k train / 3k val chars.
-std::string small_text(const TempDir& dir) {
-  const std::string text = read_file(std::string(TERN_SOURCE_DIR) + "/data/tinyshakespeare/input.txt");
-  const std::string path = dir / "shakespeare_30k.txt";
-  write_file(path, text.substr(0, 30000));
-  return path;
-}
-
-// A small, fast run: 2 layers, 32 wide, with dropout so that the generator state matters.
-TrainOptions small_run(const std::string& data, const std::string& out, int64_t steps) {
-  TrainOptions o;
-  o.model = "tiny";
-  o.n_layer = 2;
-  o.n_head = 2;
-  o.n_embd = 32;
-  o.data = data;
-  o.tokenizer = "char";
-  o.batch = 4;
-  o.block = 16;
-  o.steps = steps;
-  o.lr_decay_steps = 12;  // the same schedule whatever --steps says
-  o.warmup_steps = 2;
-  o.dropout = 0.1;
-  o.eval_interval = 3;
-  o.eval_iters = 2;
-  o.checkpoint_interval = 4;
-  o.seed = 7;
-  o.out = out;
-  return o;
-}
-
-int train(TrainOptions o, std::string* log = nullptr) {
-  std::ostringstream os;
-  const int rc = run_train(std::move(o), os);
-  if (log) *log = os.str();
-  return rc;
-}
-
-// Every tensor of the two files, bit for bit.
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  const auto fa = io::load(a, {.copy = true});
-  const auto fb = io::load(b, {.copy = true});
-  ASSERT_EQ(fa.tensors.size(), fb.tensors.size()) << a << " vs " << b;
-  for (const auto& [name, ta] : fa.tensors) {
-    auto it = fb.tensors.find(name);
-    ASSERT_NE(it, fb.tensors.end()) << name;
-    const Tensor& tb = it->second;
-    ASSERT_EQ(ta.shape(), tb.shape()) << name;
-    ASSERT_EQ(ta.dtype(), tb.dtype()) << name;
-    const Tensor ca = ta.contiguous(), cb = tb.contiguous();
-    EXPECT_EQ(0, std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()))
-        << name << " differs";
-  }
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream is(text);
-  for (std::string l; std::getline(is, l);) out.push_back(l);
-  return out;
-}
-
-}  // namespace
 
 TEST(TrainDriver, ResumeIsBitIdentical) {
   TempDir dir("resume");

@@ -19,6 +19,7 @@
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/tokenizer/char_tokenizer.h>
 #include <tern/models/tokenizer/gpt2_tokenizer.h>
+#include <tern/quant/phase4.h>
 
 namespace fs = std::filesystem;
 
@@ -62,6 +63,9 @@ std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, c
   auto model = std::make_shared<gpt2::GPT2>(cfg, gen);
   auto ckpt = io::load(st);
   try {
+    // A BitNet checkpoint (Phase 4 output, or a QAT run's) says which layers are BitLinear.
+    if (const auto layout = quant::bitnet_layout_from_metadata(ckpt.metadata, st))
+      quant::apply_bitnet_layout(*model, *layout, st);
     model->load_state_dict(gpt2::from_hf_state(ckpt.tensors, st));
   } catch (const Error& e) {
     TERN_FAIL(st, e.what());

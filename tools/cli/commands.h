@@ -13,6 +13,7 @@ void add_inspect(CLI::App& app);
 void add_train(CLI::App& app);     // train.cpp
 void add_generate(CLI::App& app);  // generate.cpp
 void add_eval(CLI::App& app);      // eval.cpp
+void add_quantize(CLI::App& app);  // quantize.cpp
 void add_tokenize(CLI::App& app);
 
 }  // namespace tern::cli

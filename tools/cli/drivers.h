@@ -10,6 +10,15 @@
 #include <string>
 #include <vector>
 
+#include <tern/core/device.h>
+#include <tern/core/tensor.h>
+#include <tern/quant/compressed_model.h>
+#include <tern/quant/config.h>
+
+namespace tern::gpt2 {
+class GPT2;
+}
+
 namespace tern::cli {
 
 // ---- tern train
@@ -41,6 +50,7 @@ struct TrainOptions {
   double beta1 = 0.9, beta2 = 0.99;
   double grad_clip = 1.0;      // 0 = off
   double dropout = -1;         // < 0 = the model config's
+  bool bitnet = false;         // train BitNet b1.58: linears -> BitLinear (Phase4Config defaults)
 
   // Evaluation, logging, checkpoints.
   int64_t eval_interval = 250;  // 0 = never
@@ -110,5 +120,36 @@ struct EvalResult {
 };
 
 EvalResult run_eval(const EvalOptions& opts, std::ostream& out);
+
+// The mean next-token loss of `model` over `tokens` (1-D i64) cut into consecutive windows of
+// `block` (the last one shorter), `batch` windows per forward; max_batches > 0 stops early.
+EvalResult evaluate_tokens(gpt2::GPT2& model, const Tensor& tokens, int64_t block, int64_t batch,
+                           int64_t max_batches, Device device);
+
+
+// ---- tern quantize (Phase 4)
+
+struct QuantizeOptions {
+  std::string model;        // the Phase 3 checkpoint: tern's or a transformers GPT-2 directory
+  std::string out = "phase4";
+  std::string config_file;  // a Phase4Config JSON file; "" = the defaults
+  quant::Phase4Config config;  // flag values; only the flags named in `given` override
+  bool absmean = false;        // --absmean: the paper's rounding (no sparsity threshold)
+  std::string data;         // "" = the model's training data, else tinyshakespeare
+  double train_fraction = -1;  // <= 0: the training run's, else 0.9
+  std::string device = "cpu";
+  bool overwrite = false;
+  std::set<std::string> given;  // flag names without dashes
+};
+
+struct QuantizeReport {
+  double val_fp32 = 0, val_converted = 0, val_qat = 0;  // val_qat is NaN without QAT
+  int64_t qat_steps = 0;
+  quant::CompressionStats stats;
+  std::string out;  // the Phase 4 directory written
+};
+
+// Throws tern::Error on bad input; --out is then left as it was.
+QuantizeReport run_quantize(QuantizeOptions opts, std::ostream& out);
 
 }  // namespace tern::cli

@@ -34,6 +34,38 @@ namespace {
 constexpr const char* kWhere = "eval";
 }
 
+EvalResult evaluate_tokens(gpt2::GPT2& model, const Tensor& toks, int64_t block, int64_t batch, int64_t max_batches,
+                           Device device) {
+  const int64_t n = toks.numel();
+  TERN_CHECK(n >= 2 && block > 0 && batch > 0, kWhere, "nothing to evaluate: ", n, " token(s), block ", block);
+  block = std::min(block, n - 1);
+  const Stopwatch sw;
+  NoGradGuard ng;
+  const bool was_training = model.is_training();
+  model.eval();
+  const int64_t full = (n - 1) / block, rem = (n - 1) % block;
+  double total = 0;
+  EvalResult r;
+  int64_t batches = 0;
+  auto run = [&](int64_t start, int64_t rows, int64_t len) {
+    Tensor x = toks.narrow(0, start, rows * len).view({rows, len}).to(device);
+    Tensor y = toks.narrow(0, start + 1, rows * len).view({rows, len}).to(device);
+    const double loss = model.forward(x, y).loss.item<double>();
+    total += loss * static_cast<double>(rows * len);
+    r.tokens += rows * len;
+    r.windows += rows;
+    ++batches;
+  };
+  for (int64_t w = 0; w < full && (max_batches == 0 || batches < max_batches); w += batch)
+    run(w * block, std::min(batch, full - w), block);
+  if (rem > 0 && (max_batches == 0 || batches < max_batches)) run(full * block, 1, rem);
+  model.train(was_training);
+  r.loss = total / static_cast<double>(r.tokens);
+  r.perplexity = std::exp(r.loss);
+  r.seconds = sw.seconds();
+  return r;
+}
+
 EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   TERN_CHECK(o.split == "val" || o.split == "train" || o.split == "all", kWhere,
              "--split must be val, train or all, got '", o.split, "'");
@@ -82,27 +114,7 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
              model->config().n_positions);
   block = std::min(block, n - 1);
 
-  const Stopwatch sw;
-  NoGradGuard ng;
-  const int64_t full = (n - 1) / block, rem = (n - 1) % block;
-  double total = 0;
-  EvalResult r;
-  int64_t batches = 0;
-  auto run = [&](int64_t start, int64_t rows, int64_t len) {
-    Tensor x = toks.narrow(0, start, rows * len).view({rows, len}).to(device);
-    Tensor y = toks.narrow(0, start + 1, rows * len).view({rows, len}).to(device);
-    const double loss = model->forward(x, y).loss.item<double>();
-    total += loss * static_cast<double>(rows * len);
-    r.tokens += rows * len;
-    r.windows += rows;
-    ++batches;
-  };
-  for (int64_t w = 0; w < full && (o.max_batches == 0 || batches < o.max_batches); w += o.batch)
-    run(w * block, std::min(o.batch, full - w), block);
-  if (rem > 0 && (o.max_batches == 0 || batches < o.max_batches)) run(full * block, 1, rem);
-  r.loss = total / static_cast<double>(r.tokens);
-  r.perplexity = std::exp(r.loss);
-  r.seconds = sw.seconds();
+  const EvalResult r = evaluate_tokens(*model, toks, block, o.batch, o.max_batches, device);
 
   if (o.json) {
     nlohmann::json j = {{"checkpoint", dir},   {"data", data},           {"split", o.split},

@@ -4,6 +4,7 @@
 //   tern train [options]           train a GPT-2 (progress, metrics.csv, atomic checkpoints, --resume)
 //   tern generate CHECKPOINT       stream samples from a checkpoint
 //   tern eval CHECKPOINT           val loss and perplexity of a checkpoint
+//   tern quantize --model CKPT     Phase 4: BitNet b1.58 conversion, QAT, packed + FP16 outputs
 //   tern tokenize [--decode]       text <-> token ids (GPT-2 BPE or char), as a JSON array
 
 #include <exception>
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   tern::cli::add_train(app);
   tern::cli::add_generate(app);
   tern::cli::add_eval(app);
+  tern::cli::add_quantize(app);
   tern::cli::add_tokenize(app);
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback

@@ -40,6 +40,9 @@
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
 #include <tern/nn/optim/optimizer.h>
+#include <tern/quant/config.h>
+#include <tern/quant/convert.h>
+#include <tern/quant/phase4.h>
 
 #include "checkpoint.h"
 #include "commands.h"
@@ -123,6 +126,7 @@ const std::vector<Field>& fields() {
       field("beta2", true, &TrainOptions::beta2),
       field("grad-clip", true, &TrainOptions::grad_clip),
       field("dropout", true, &TrainOptions::dropout),
+      field("bitnet", true, &TrainOptions::bitnet),
       field("seed", true, &TrainOptions::seed),
       // These may change when resuming.
       field("steps", false, &TrainOptions::steps),
@@ -387,6 +391,13 @@ struct Trainer {
     }
     TERN_CHECK(tok->vocab_size() <= model->config().vocab_size, kWhere, "the tokenizer has ", tok->vocab_size(),
                " tokens but the model's vocabulary only ", model->config().vocab_size);
+    if (o.bitnet && quant::bitnet_layout(*model).empty()) {
+      const quant::Phase4Config pc;
+      const auto conv = quant::replace_linear_with_bitlinear(*model, pc.weight_sparsity_threshold, pc.exclude_patterns,
+                                                             pc.pattern_mode, pc.input_rmsnorm);
+      out << "BitNet b1.58: " << conv.replaced.size() << " linear layers are BitLinear, " << conv.excluded.size()
+          << " kept at full precision\n";
+    }
     // Resolve the defaults that later sessions must keep.
     o.dropout = model->config().dropout;
     if (o.block == 0) o.block = model->config().n_positions;
@@ -525,7 +536,9 @@ struct Trainer {
 
   void save_checkpoint() {
     CheckpointDir cd(o.out);
-    const std::map<std::string, std::string> meta = {{"tern.step", std::to_string(step)}};
+    std::map<std::string, std::string> meta = {{"tern.step", std::to_string(step)}};
+    if (const auto layout = quant::bitnet_layout(*model); !layout.empty())
+      meta[quant::kBitNetMetadataKey] = layout.to_json();
     gpt2::save_hf(*model, cd.path(), meta);
     const nn::NamedTensors os = opt->state_dict();
     io::save(cd.path() + "/" + kOptimizerFile, std::span<const std::pair<std::string, Tensor>>(os), meta);
@@ -707,6 +720,10 @@ void add_train(CLI::App& app) {
   add(cmd->add_option("--n-head", o->n_head, "override the preset's head count"))->group("Model");
   add(cmd->add_option("--n-embd", o->n_embd, "override the preset's width"))->group("Model");
   add(cmd->add_option("--init", o->init, "start from this checkpoint directory (config.json + model.safetensors)"))
+      ->group("Model");
+  add(cmd->add_flag("--bitnet", o->bitnet,
+                    "train as BitNet b1.58: every linear but lm_head/wte/wpe becomes BitLinear (τ = 0.1); a BitNet "
+                    "--init (a Phase 4 directory) stays BitNet without it"))
       ->group("Model");
   add(cmd->add_option("--dropout", o->dropout, "dropout probability (default: the model config's; presets 0)"))
       ->group("Model");

@@ -1,0 +1,215 @@
+// tern quantize (Phase 4) and the Phase 5 hand-off, driven in-process: the output directory,
+// its metadata, reloading it through every driver, continuing to train it, and the errors.
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <tern/core/error.h>
+#include <tern/core/io/safetensors.h>
+#include <tern/core/ops.h>
+#include <tern/quant/bitlinear.h>
+#include <tern/quant/compressed_model.h>
+#include <tern/quant/phase4.h>
+
+#include "checkpoint.h"
+#include "driver_test_util.h"
+#include "drivers.h"
+
+namespace fs = std::filesystem;
+using namespace tern;
+using namespace tern::cli;
+using namespace tern::cli::testing;
+
+namespace {
+
+// A Phase 3 model: a few steps of the small run.
+std::string phase3(const TempDir& dir, const std::string& data) {
+  TrainOptions o = small_run(data, dir / "phase3", 3);
+  o.dropout = 0;
+  EXPECT_EQ(0, train(o));
+  return dir / "phase3";
+}
+
+QuantizeOptions quick(const std::string& model, const std::string& out, int64_t qat_steps) {
+  QuantizeOptions q;
+  q.model = model;
+  q.out = out;
+  q.config.qat_steps = qat_steps;
+  q.config.qat_batch_size = 4;
+  q.config.qat_block_size = 16;
+  q.config.eval_iters = 2;
+  q.given = {"qat-steps", "batch", "block", "eval-iters"};
+  return q;
+}
+
+int64_t count_bitlinear(const nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& [name, mod] : m.named_modules()) n += dynamic_cast<const quant::BitLinear*>(mod) != nullptr;
+  return n;
+}
+
+}  // namespace
+
+TEST(QuantizeDriver, WritesAPhase4DirectoryThatEveryDriverLoads) {
+  TempDir dir("quantize");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  std::ostringstream log;
+  const QuantizeReport r = run_quantize(quick(p3, dir / "p4", 4), log);
+  EXPECT_TRUE(std::isfinite(r.val_fp32) && std::isfinite(r.val_converted) && std::isfinite(r.val_qat)) << log.str();
+  EXPECT_NE(log.str().find("QAT step 4/4"), std::string::npos) << log.str();
+  const std::string out = dir / "p4";
+  for (const char* f : {"model.safetensors", "model.ternary.safetensors", "config.json", "compression_stats.json",
+                        "phase4_config.json", "quantize_report.json", "qat_metrics.csv", kTokenizerFile})
+    EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
+
+  // FP16 dequantized weights with the metadata Phase 5 needs.
+  const auto ck = io::load(out + "/model.safetensors");
+  for (const auto& [name, t] : ck.tensors) EXPECT_EQ(t.dtype(), kFloat16) << name;
+  for (const char* k : {"format_version", "vocab_size", "thinking_tokens", "phase4_config", "compression_stats",
+                        quant::kBitNetMetadataKey})
+    EXPECT_TRUE(ck.metadata.count(k)) << k;
+  EXPECT_EQ(nlohmann::json::parse(ck.metadata.at("thinking_tokens")), nlohmann::json({"<think>", "</think>"}));
+  const auto layout = quant::BitNetLayout::from_json(ck.metadata.at(quant::kBitNetMetadataKey), "test");
+  EXPECT_EQ(layout.bitlinear.size(), 8u);  // 2 blocks x (c_attn, attn.c_proj, c_fc, mlp.c_proj)
+  EXPECT_EQ(layout.weights, "dequantized");
+
+  // The thinking tokens were added and the embeddings resized.
+  auto tok = load_tokenizer(out);
+  ASSERT_TRUE(tok->special_token_id("<think>"));
+  auto model = load_model(out, nullptr, "test");
+  EXPECT_EQ(model->config().vocab_size, tok->vocab_size());
+  EXPECT_EQ(count_bitlinear(*model), 8);
+
+  // The reloaded model computes what the quantizer evaluated: FP16 storage of the dequantized
+  // weights changes the loss by rounding only.
+  EvalOptions e;
+  e.checkpoint = out;
+  e.data = data;
+  e.block = 16;
+  e.batch = 4;
+  e.max_batches = 2;
+  std::ostringstream elog;
+  EXPECT_NEAR(run_eval(e, elog).loss, r.val_qat, 2e-2);
+
+  // The packed file holds the same ternary weights.
+  auto packed = load_model(out, nullptr, "test");
+  quant::CompressedModel cm(packed, quant::BitNetQuantizer(), quant::Phase4Config{}, true);
+  cm.load(out + "/model.ternary.safetensors");
+  std::map<std::string, const quant::BitLinear*> unpacked;
+  for (const auto& [name, m] : packed->named_modules())
+    if (const auto* b = dynamic_cast<const quant::BitLinear*>(m)) unpacked[name] = b;
+  for (const auto& [name, m] : model->named_modules())
+    if (const auto* b = dynamic_cast<const quant::BitLinear*>(m)) {
+      ASSERT_TRUE(unpacked.count(name)) << name;
+      const auto ta = b->ternary_weight(), tb = unpacked[name]->ternary_weight();
+      EXPECT_EQ(sum(ne(ta.values, tb.values)).item<int64_t>(), 0) << name;
+      EXPECT_NEAR(ta.scale, tb.scale, 1e-3 * std::abs(ta.scale)) << name;  // FP16 vs F32 scale
+    }
+
+  // generate accepts it too.
+  GenerateCliOptions g;
+  g.checkpoint = out;
+  g.prompt = "<think>ROMEO:";
+  g.has_prompt = true;
+  g.max_new_tokens = 8;
+  std::ostringstream gout, gerr;
+  run_generate(g, gout, gerr);
+  EXPECT_GE(gout.str().size(), 13u);
+}
+
+TEST(QuantizeDriver, Phase5ContinuesTrainingAsBitNet) {
+  TempDir dir("phase5");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  std::ostringstream log;
+  run_quantize(quick(p3, dir / "p4", 0), log);
+
+  TrainOptions o;
+  o.init = dir / "p4";
+  o.data = data;
+  o.batch = 4;
+  o.block = 16;
+  o.steps = 3;
+  o.eval_interval = 0;
+  o.out = dir / "p5";
+  std::string tlog;
+  ASSERT_EQ(0, train(o, &tlog)) << tlog;
+  const auto ck = io::load(dir / "p5/checkpoint/model.safetensors");
+  ASSERT_TRUE(ck.metadata.count(quant::kBitNetMetadataKey)) << "a Phase 5 checkpoint stays BitNet";
+  auto model = load_model(dir / "p5/checkpoint", nullptr, "test");
+  EXPECT_EQ(count_bitlinear(*model), 8);
+
+  // And it resumes as BitNet.
+  TrainOptions more = o;
+  more.steps = 4;
+  more.resume = true;
+  more.given = {"steps"};
+  ASSERT_EQ(0, train(more, &tlog)) << tlog;
+}
+
+TEST(QuantizeDriver, TrainFromScratchAsBitNet) {
+  TempDir dir("bitnet_scratch");
+  const std::string data = small_text(dir);
+  TrainOptions o = small_run(data, dir / "run", 2);
+  o.bitnet = true;
+  std::string tlog;
+  ASSERT_EQ(0, train(o, &tlog)) << tlog;
+  EXPECT_NE(tlog.find("BitLinear"), std::string::npos) << tlog;
+  EXPECT_EQ(count_bitlinear(*load_model(dir / "run/checkpoint", nullptr, "test")), 8);
+}
+
+TEST(QuantizeDriver, ClearErrorsAndNoHalfWrittenOutput) {
+  TempDir dir("quantize_err");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  auto expect_error = [&](QuantizeOptions q, const std::string& needle) {
+    std::ostringstream log;
+    try {
+      run_quantize(q, log);
+      ADD_FAILURE() << "expected an error containing: " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(q.out)) << "a failed run left " << q.out;
+    for (const auto& f : fs::directory_iterator(dir.path))
+      EXPECT_EQ(f.path().filename().string().find(".tmp-"), std::string::npos) << f.path();
+  };
+  expect_error(quick(dir / "nowhere", dir / "o1", 0), "does not exist");
+  QuantizeOptions all = quick(p3, dir / "o2", 0);
+  all.config.exclude_patterns = {"h."};
+  all.given.insert("exclude");
+  expect_error(all, "exclude");
+  // A corrupt weights file.
+  fs::copy(p3 + "/checkpoint", dir / "corrupt", fs::copy_options::recursive);
+  write_file(dir / "corrupt/model.safetensors", "not a safetensors file at all");
+  expect_error(quick(dir / "corrupt", dir / "o3", 0), "model.safetensors");
+  // A tokenizer larger than the model's vocabulary.
+  fs::copy(p3 + "/checkpoint", dir / "vocab", fs::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(read_file(dir / "vocab/config.json"));
+  const int64_t v = cfg["vocab_size"];
+  auto sd = io::load(dir / "vocab/model.safetensors", {.copy = true});
+  for (auto& [name, t] : sd.tensors)
+    if (name.find("wte") != std::string::npos) t = t.narrow(0, 0, v - 5).contiguous();
+  cfg["vocab_size"] = v - 5;
+  write_file(dir / "vocab/config.json", cfg.dump());
+  io::save(dir / "vocab/model.safetensors", sd.tensors);
+  expect_error(quick(dir / "vocab", dir / "o4", 0), "vocabulary mismatch");
+  // An already converted model, and an output that exists.
+  std::ostringstream log;
+  run_quantize(quick(p3, dir / "p4", 0), log);
+  expect_error(quick(dir / "p4", dir / "o5", 0), "already a BitNet model");
+  QuantizeOptions again = quick(p3, dir / "p4", 0);
+  try {
+    run_quantize(again, log);
+    ADD_FAILURE() << "overwrote an existing directory";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,403 @@
+// tern quantize: the Phase 4 pipeline. Loads a trained GPT-2 (the "Phase 3" model: a tern
+// checkpoint or a transformers directory), adds the thinking tokens, swaps its linear layers
+// for BitLinear, optionally fine-tunes through the quantization (QAT), and writes a Phase 4
+// directory that Phase 5 (`tern train --init DIR`), `tern generate` and `tern eval` load:
+//
+//   model.safetensors          FP16 state dict, BitLinear weights dequantized (ternary x scale),
+//                              Hugging Face layout; __metadata__ holds the format version,
+//                              vocab_size, thinking_tokens, the Phase4Config, the compression
+//                              stats and the BitNet layout (which layers are BitLinear)
+//   model.ternary.safetensors  the BitLinear weights packed (2 bits or 1.6 bits each) with their
+//                              scales; every other tensor in FP16
+//   config.json, compression_stats.json, phase4_config.json, quantize_report.json,
+//   tokenizer files, qat_metrics.csv (with QAT)
+//
+// The directory is written beside its final name and renamed into place when complete, so
+// an error or a crash never leaves a half-written Phase 4 directory under that name.
+//
+//   tern quantize --model out/checkpoint --out phase4
+//   tern quantize --model out --out phase4 --qat-steps 300 --threshold 0.1
+//   tern quantize --model hf-gpt2 --out phase4 --absmean --exclude lm_head,wte,wpe,c_proj
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <tern/autograd/grad_mode.h>
+#include <tern/core/error.h>
+#include <tern/core/io/safetensors.h>
+#include <tern/core/ops.h>
+#include <tern/models/data/atomic_file.h>
+#include <tern/models/data/text_dataset.h>
+#include <tern/models/gpt2/hf.h>
+#include <tern/models/gpt2/model.h>
+#include <tern/nn/optim/optimizer.h>
+#include <tern/quant/bitlinear.h>
+#include <tern/quant/compressed_model.h>
+#include <tern/quant/phase4.h>
+
+#include "checkpoint.h"
+#include "commands.h"
+#include "drivers.h"
+#include "run_common.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace tern::cli {
+namespace {
+
+constexpr const char* kWhere = "quantize";
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The Phase4Config: the --config file's (or the defaults), then every flag the user gave.
+quant::Phase4Config resolve_config(const QuantizeOptions& o) {
+  quant::Phase4Config c;
+  if (!o.config_file.empty()) c = quant::Phase4Config::from_json(read_text_file(o.config_file, kWhere), o.config_file);
+  const quant::Phase4Config& f = o.config;
+  auto given = [&](const char* n) { return o.given.count(n) > 0; };
+  TERN_CHECK(!(given("threshold") && given("absmean")), kWhere, "give either --threshold or --absmean, not both");
+  if (given("threshold")) c.weight_sparsity_threshold = f.weight_sparsity_threshold;
+  if (given("absmean")) c.weight_sparsity_threshold.reset();
+  if (given("rmsnorm")) c.input_rmsnorm = f.input_rmsnorm;
+  if (given("exclude")) c.exclude_patterns = f.exclude_patterns;
+  if (given("glob")) c.pattern_mode = f.pattern_mode;
+  if (given("packing")) c.packing = f.packing;
+  if (given("add-tokens")) {
+    c.thinking_tokens.clear();
+    for (const auto& t : f.thinking_tokens)
+      if (!t.empty()) c.thinking_tokens.push_back(t);  // --add-tokens '' adds none
+  }
+  if (given("qat-steps")) c.qat_steps = f.qat_steps;
+  if (given("lr")) c.qat_lr = f.qat_lr;
+  if (given("min-lr")) c.qat_min_lr = f.qat_min_lr;
+  if (given("warmup-steps")) c.qat_warmup_steps = f.qat_warmup_steps;
+  if (given("batch")) c.qat_batch_size = f.qat_batch_size;
+  if (given("block")) c.qat_block_size = f.qat_block_size;
+  if (given("weight-decay")) c.qat_weight_decay = f.qat_weight_decay;
+  if (given("grad-clip")) c.qat_grad_clip = f.qat_grad_clip;
+  if (given("seed")) c.seed = f.seed;
+  if (given("eval-iters")) c.eval_iters = f.eval_iters;
+  c.validate();
+  return c;
+}
+
+// The text the Phase 3 model was trained on (its run state says), else tinyshakespeare.
+void resolve_data(const std::string& dir, std::string& data, double& train_fraction) {
+  std::error_code ec;
+  if (fs::exists(dir + "/" + kStateFile, ec)) {
+    try {
+      const auto st = json::parse(read_text_file(dir + "/" + kStateFile, kWhere));
+      const auto& opts = st.at("options");
+      if (data.empty() && fs::is_regular_file(opts.at("data").get<std::string>(), ec)) data = opts.at("data");
+      if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
+    } catch (const json::exception&) {
+      // not a usable training state: fall back to the defaults
+    }
+  }
+  if (data.empty()) data = default_data_dir() + "/tinyshakespeare/input.txt";
+  if (train_fraction <= 0) train_fraction = 0.9;
+  TERN_CHECK(fs::is_regular_file(data, ec), kWhere, "data file '", data, "' does not exist");
+  TERN_CHECK(train_fraction > 0 && train_fraction < 1, kWhere, "--train-fraction must be in (0, 1), got ",
+             train_fraction);
+}
+
+// The state dict with every BitLinear weight replaced by its dequantized ternary value.
+nn::StateDict dequantized_state(const nn::Module& model, DType dtype) {
+  std::map<std::string, const quant::BitLinear*> bit;
+  for (const auto& [name, m] : model.named_modules())
+    if (const auto* b = dynamic_cast<const quant::BitLinear*>(m)) bit[name + ".weight"] = b;
+  nn::StateDict sd;
+  for (auto [name, t] : model.state_dict()) {
+    if (const auto it = bit.find(name); it != bit.end()) t = it->second->dequantized_weight();
+    sd.emplace_back(name, is_floating(t.dtype()) ? t.to(dtype) : t);
+  }
+  return sd;
+}
+
+std::string join_json(const std::vector<std::string>& v) { return json(v).dump(); }
+
+class Quantizer {
+ public:
+  Quantizer(QuantizeOptions opts, std::ostream& out) : o_(std::move(opts)), out_(out) {}
+
+  QuantizeReport run() {
+    cfg_ = resolve_config(o_);
+    device_ = parse_device(o_.device, kWhere);
+    check_output();
+    load();
+    QuantizeReport r;
+    r.val_fp32 = evaluate("fp32 (Phase 3)");
+    convert();
+    r.val_converted = evaluate("converted, no fine-tune");
+    r.val_qat = kNaN;
+    if (cfg_.qat_steps > 0) {
+      qat();
+      r.val_qat = evaluate("after " + std::to_string(cfg_.qat_steps) + " QAT steps");
+    }
+    r.qat_steps = cfg_.qat_steps;
+    r.stats = cm_->compression_stats();
+    out_ << "\n" << r.stats.table() << "\n";
+    r.out = write(r);
+    out_ << "wrote " << r.out << "\n";
+    out_.flush();
+    return r;
+  }
+
+ private:
+  void check_output() {
+    TERN_CHECK(!o_.out.empty(), kWhere, "--out is empty");
+    fs::path p = fs::absolute(o_.out).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    parent_ = p.parent_path().string();
+    name_ = p.filename().string();
+    std::error_code ec;
+    TERN_CHECK(!fs::exists(p, ec) || o_.overwrite, kWhere, "'", o_.out,
+               "' already exists; pass --overwrite to replace it");
+    TERN_CHECK(!fs::exists(p, ec) || fs::is_directory(p, ec), kWhere, "'", o_.out, "' exists and is not a directory");
+  }
+
+  void load() {
+    TERN_CHECK(!o_.model.empty(), kWhere, "--model is required: a tern checkpoint or a transformers GPT-2 directory");
+    dir_ = resolve_checkpoint_dir(o_.model, kWhere);
+    TERN_CHECK(fs::absolute(dir_).lexically_normal() != fs::absolute(parent_ + "/" + name_).lexically_normal(), kWhere,
+               "--out must differ from the input checkpoint");
+    gen_.manual_seed(cfg_.seed);
+    model_ = load_model(dir_, &gen_, kWhere);
+    TERN_CHECK(quant::bitnet_layout(*model_).empty(), kWhere, "'", dir_,
+               "' is already a BitNet model; continue training it with `tern train --init ", dir_, "`");
+    tok_ = load_tokenizer(dir_);
+    TERN_CHECK(tok_->vocab_size() <= model_->config().vocab_size, kWhere, "vocabulary mismatch: the tokenizer of ",
+               dir_, " has ", tok_->vocab_size(), " tokens but the model only ", model_->config().vocab_size);
+    int64_t added = 0;
+    for (const auto& t : cfg_.thinking_tokens) {
+      if (!tok_->special_token_id(t)) ++added;
+      tok_->add_special_token(t);
+    }
+    if (tok_->vocab_size() > model_->config().vocab_size) {
+      out_ << "resizing the token embeddings from " << model_->config().vocab_size << " to " << tok_->vocab_size()
+           << " for " << added << " thinking token" << (added == 1 ? "" : "s") << "\n";
+      model_->resize_token_embeddings(tok_->vocab_size(), &gen_);
+    }
+    model_->to(device_);
+
+    std::string data = o_.data;
+    double fraction = o_.train_fraction;
+    resolve_data(dir_, data, fraction);
+    data_ = data;
+    data::TextDatasetOptions dopts;
+    dopts.train_fraction = fraction;
+    ds_ = std::make_unique<data::TextDataset>(data::TextDataset::load(data, *tok_, dopts));
+    block_ = cfg_.qat_block_size > 0 ? std::min(cfg_.qat_block_size, model_->config().n_positions)
+                                     : model_->config().n_positions;
+    if (o_.given.count("block"))
+      TERN_CHECK(cfg_.qat_block_size <= model_->config().n_positions, kWhere, "--block ", cfg_.qat_block_size,
+                 " exceeds the model's n_positions ", model_->config().n_positions);
+    TERN_CHECK(ds_->size(data::Split::val) >= 2, kWhere, "the val split of ", data, " is too short to evaluate");
+    if (cfg_.qat_steps > 0)
+      TERN_CHECK(ds_->size(data::Split::train) >= block_ + 1, kWhere, "the train split of ", data, " has ",
+                 ds_->size(data::Split::train), " tokens; --block ", block_, " needs at least ", block_ + 1);
+    out_ << "Phase 3 model: " << dir_ << " (" << human_count(static_cast<double>(model_->num_parameters()))
+         << " parameters, vocab " << model_->config().vocab_size << ")\ndata: " << data << "\n";
+  }
+
+  // Mean next-token loss over the val split in consecutive windows (eval_iters > 0: the first
+  // eval_iters batches of them), as `tern eval` computes it.
+  double evaluate(const std::string& stage) {
+    const Stopwatch sw;
+    const EvalResult r = evaluate_tokens(*model_, ds_->tokens(data::Split::val), block_, cfg_.qat_batch_size,
+                                         cfg_.eval_iters, device_);
+    out_ << "val loss " << fmt("%.4f", r.loss) << "  " << stage << "  (" << grouped(r.tokens) << " tokens, "
+         << fmt("%.1f", sw.seconds()) << " s)\n";
+    out_.flush();
+    return r.loss;
+  }
+
+  void convert() {
+    cm_ = std::make_unique<quant::CompressedModel>(model_, quant::BitNetQuantizer(cfg_), cfg_, true);
+    const auto& c = cm_->conversion();
+    out_ << "converted " << c.replaced.size() << " linear layers to BitLinear ("
+         << (cfg_.weight_sparsity_threshold ? "sparsity threshold " + fmt("%.3g", *cfg_.weight_sparsity_threshold)
+                                            : std::string("absmean rounding"))
+         << "), kept " << c.excluded.size() << " at full precision\n";
+  }
+
+  void qat() {
+    model_->train();
+    auto opt = std::make_unique<nn::optim::AdamW>(nn::optim::weight_decay_groups(model_->named_parameters(), cfg_.qat_weight_decay),
+                                           nn::optim::AdamWOptions{.lr = cfg_.qat_lr, .beta1 = 0.9, .beta2 = 0.99, .weight_decay = cfg_.qat_weight_decay});
+    const int64_t warmup = std::min(cfg_.qat_warmup_steps, cfg_.qat_steps);
+    nn::optim::WarmupCosineLR sched(cfg_.qat_lr, cfg_.qat_min_lr, warmup, cfg_.qat_steps);
+    data::BatchSampler sampler(*ds_, data::Split::train, cfg_.qat_batch_size, block_, cfg_.seed);
+    const auto params = model_->parameters();
+    metrics_ = "step,lr,train_loss\n";
+    const Stopwatch sw;
+    const int64_t tokens_per_step = cfg_.qat_batch_size * block_;
+    const int64_t every = std::max<int64_t>(1, cfg_.qat_steps / 20);
+    for (int64_t step = 0; step < cfg_.qat_steps; ++step) {
+      const double lr = sched.lr(step);
+      opt->set_lr(lr);
+      data::Batch b = sampler.next(device_);
+      opt->zero_grad();
+      Tensor loss = model_->forward(b.x, b.y).loss;
+      loss.backward();
+      if (cfg_.qat_grad_clip > 0) nn::optim::clip_grad_norm(params, cfg_.qat_grad_clip);
+      opt->step();
+      const double l = loss.item<double>();
+      TERN_CHECK(std::isfinite(l), kWhere, "the QAT loss is ", l, " at step ", step + 1,
+                 "; lower --lr or raise --warmup-steps");
+      metrics_ += std::to_string(step + 1) + "," + fmt("%.6g", lr) + "," + fmt("%.6f", l) + "\n";
+      if ((step + 1) % every == 0 || step + 1 == cfg_.qat_steps) {
+        const double s = sw.seconds();
+        const double tps = static_cast<double>((step + 1) * tokens_per_step) / s;
+        const double eta = s / static_cast<double>(step + 1) * static_cast<double>(cfg_.qat_steps - step - 1);
+        out_ << "QAT step " << step + 1 << "/" << cfg_.qat_steps << "  loss " << fmt("%.4f", l) << "  lr "
+             << fmt("%.2e", lr) << "  " << human_count(tps) << " tok/s  ETA " << format_duration(eta) << "\n";
+        out_.flush();
+      }
+    }
+    model_->eval();
+  }
+
+  std::string write(const QuantizeReport& r) {
+    remove_stale_checkpoint_temps(parent_, name_);
+    CheckpointDir cd(parent_, name_);
+    const std::string d = cd.path();
+    const std::string stats_json = r.stats.to_json();
+    const std::string cfg_json = cfg_.to_json();
+
+    quant::BitNetLayout layout = quant::bitnet_layout(*model_);
+    layout.weights = "dequantized";
+    std::map<std::string, std::string> meta = {
+        {"format", "tern-phase4"},
+        {"format_version", "1"},
+        {"vocab_size", std::to_string(model_->config().vocab_size)},
+        {"thinking_tokens", join_json(cfg_.thinking_tokens)},
+        {"phase4_config", cfg_json},
+        {"compression_stats", stats_json},
+        {quant::kBitNetMetadataKey, layout.to_json()},
+    };
+    io::save(d + "/model.safetensors", gpt2::to_hf_state(dequantized_state(*model_, kFloat16)), meta);
+    cm_->save(d + "/model.ternary.safetensors", meta, kFloat16);
+    data::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
+    data::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
+                            "compression_stats.json");
+    data::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
+    json rep = {{"phase3_model", dir_},
+                {"data", data_},
+                {"val_loss_fp32", r.val_fp32},
+                {"val_loss_converted", r.val_converted},
+                {"val_loss_qat", std::isnan(r.val_qat) ? json(nullptr) : json(r.val_qat)},
+                {"qat_steps", r.qat_steps},
+                {"eval_block", block_}};
+    data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
+    if (!metrics_.empty()) data::write_file_atomic(d + "/qat_metrics.csv", metrics_, "qat_metrics.csv");
+    write_tokenizer_files(tokenizer_files(*tok_, dir_), d);
+    cd.commit();
+    return cd.final_path();
+  }
+
+  QuantizeOptions o_;
+  std::ostream& out_;
+  quant::Phase4Config cfg_;
+  Device device_ = kCPU;
+  std::string parent_, name_, dir_, data_;
+  Generator gen_{0};
+  std::shared_ptr<gpt2::GPT2> model_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::unique_ptr<data::TextDataset> ds_;
+  std::unique_ptr<quant::CompressedModel> cm_;
+  int64_t block_ = 0;
+  std::string metrics_;
+};
+
+}  // namespace
+
+QuantizeReport run_quantize(QuantizeOptions opts, std::ostream& out) {
+  Quantizer q(std::move(opts), out);
+  return q.run();
+}
+
+void add_quantize(CLI::App& app) {
+  auto o = std::make_shared<QuantizeOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "quantize",
+      "Phase 4: convert a trained GPT-2 (a tern checkpoint or a transformers directory) to BitNet b1.58, add "
+      "thinking tokens, optionally fine-tune through the quantization (QAT), and write a Phase 4 directory "
+      "(FP16 dequantized model.safetensors for Phase 5, packed model.ternary.safetensors, compression stats).");
+  std::vector<CLI::Option*> opts;
+  auto add = [&](CLI::Option* opt) {
+    opts.push_back(opt);
+    return opt;
+  };
+  quant::Phase4Config& c = o->config;
+  add(cmd->add_option("--model", o->model, "the Phase 3 checkpoint: tern's (a run dir or its checkpoint/) or a "
+                                           "transformers GPT-2 directory"))
+      ->required()
+      ->group("Input");
+  add(cmd->add_option("--config", o->config_file, "a Phase4Config JSON file (phase4_config.json); flags override it"))
+      ->group("Input");
+  add(cmd->add_option("--data", o->data, "text for QAT and the val losses (default: the model's training data, "
+                                         "else tinyshakespeare)"))
+      ->group("Input");
+  add(cmd->add_option("--train-fraction", o->train_fraction, "leading fraction of the tokens used for training "
+                                                             "(default: the training run's, else 0.9)"))
+      ->group("Input");
+  add(cmd->add_option("--add-tokens", c.thinking_tokens, "comma-separated thinking tokens to add (default "
+                                                         "'<think>,</think>'; '' for none)"))
+      ->delimiter(',')
+      ->group("Input");
+  add(cmd->add_option("--threshold", c.weight_sparsity_threshold,
+                      "weight_sparsity_threshold: this fraction of each weight matrix becomes 0 (default 0.1)"))
+      ->group("Quantization");
+  add(cmd->add_flag("--absmean", o->absmean, "the paper's absmean rounding instead of a sparsity threshold"))
+      ->group("Quantization");
+  add(cmd->add_flag("--rmsnorm", c.input_rmsnorm, "a parameter-free RMSNorm before each BitLinear's activation "
+                                                  "quantization"))
+      ->group("Quantization");
+  add(cmd->add_option("--exclude", c.exclude_patterns, "comma-separated name patterns kept at full precision "
+                                                       "(default 'lm_head,wte,wpe')"))
+      ->delimiter(',')
+      ->group("Quantization");
+  add(cmd->add_flag_function("--glob", [&c](int64_t) { c.pattern_mode = quant::PatternMode::glob; },
+                    "match --exclude as globs over the whole dotted name instead of substrings"))
+      ->group("Quantization");
+  add(cmd->add_option_function<std::string>(
+          "--packing",
+          [&c](const std::string& s) { c.packing = s == "base3" ? quant::Packing::base3 : quant::Packing::base4; },
+          "base4 (2 bits per weight) or base3 (5 weights per byte, 1.6 bits) in model.ternary.safetensors"))
+      ->check(CLI::IsMember({"base4", "base3"}))
+      ->group("Quantization");
+  add(cmd->add_option("--qat-steps", c.qat_steps, "QAT fine-tune steps (default 0: convert only)"))->group("QAT");
+  add(cmd->add_option("--lr", c.qat_lr, "peak QAT learning rate"))->group("QAT");
+  add(cmd->add_option("--min-lr", c.qat_min_lr, "final QAT learning rate (cosine)"))->group("QAT");
+  add(cmd->add_option("--warmup-steps", c.qat_warmup_steps, "QAT warmup steps"))->group("QAT");
+  add(cmd->add_option("--batch", c.qat_batch_size, "sequences per QAT step and per val batch"))->group("QAT");
+  add(cmd->add_option("--block", c.qat_block_size, "tokens per sequence (default: the model's n_positions)"))
+      ->group("QAT");
+  add(cmd->add_option("--weight-decay", c.qat_weight_decay, "AdamW weight decay (>= 2-D weights)"))->group("QAT");
+  add(cmd->add_option("--grad-clip", c.qat_grad_clip, "clip the global gradient norm (0: off)"))->group("QAT");
+  add(cmd->add_option("--seed", c.seed, "seeds the new embedding rows and the QAT batches"))->group("QAT");
+  add(cmd->add_option("--eval-iters", c.eval_iters, "val batches per val loss (0: the whole val split)"))
+      ->group("Output");
+  add(cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA"))->capture_default_str()->group("Output");
+  add(cmd->add_option("--out", o->out, "the Phase 4 directory to write"))->capture_default_str()->group("Output");
+  add(cmd->add_flag("--overwrite", o->overwrite, "replace --out if it exists (atomically, once the new one is complete)"))
+      ->group("Output");
+  cmd->callback([o, opts] {
+    for (const CLI::Option* opt : opts)
+      if (opt->count() > 0) o->given.insert(opt->get_name().substr(2));
+    run_quantize(*o, std::cout);
+  });
+}
+
+}  // namespace tern::cli
