@@ -104,6 +104,14 @@ inline typename Key<T>::U abs_key(T v) {
   return u & ~(typename Key<T>::U{1} << (8 * sizeof u - 1));
 }
 
+// The value |w| back from its key.
+template <typename T>
+inline T from_key(typename Key<T>::U key) {
+  T v;
+  std::memcpy(&v, &key, sizeof v);
+  return v;
+}
+
 // Runs body(chunk_index, begin, end) over fixed chunks of [0, n) in parallel.
 template <typename F>
 void for_chunks(int64_t n, F&& body) {
@@ -284,19 +292,20 @@ void stats_block(const T* __restrict w, typename Key<T>::U lo, double* __restric
 // Appends base + i for the keys of w[0, len) in [lo, lo + span].
 template <typename T>
 void gather_block(const T* __restrict w, typename Key<T>::U lo, typename Key<T>::U span, int64_t base,
-                  std::vector<int64_t>& cand, int64_t len) {
+                  std::vector<std::pair<typename Key<T>::U, int64_t>>& cand, int64_t len) {
   for (int64_t i = 0; i + 16 <= len; i += 16) {
     unsigned any = 0;
     for (int j = 0; j < 16; ++j) any |= static_cast<unsigned>(abs_key(w[i + j]) - lo <= span);
     if (any) [[unlikely]]
       for (int j = 0; j < 16; ++j)
-        if (abs_key(w[i + j]) - lo <= span) cand.push_back(base + i + j);
+        if (abs_key(w[i + j]) - lo <= span) cand.emplace_back(abs_key(w[i + j]), base + i + j);
   }
 }
 
 template <typename T>
 void stats_gather_block(const T* w, typename Key<T>::U lo, typename Key<T>::U span, double* tl, double* bl,
-                        int64_t& below, int64_t base, std::vector<int64_t>& cand, int64_t len) {
+                        int64_t& below, int64_t base, std::vector<std::pair<typename Key<T>::U, int64_t>>& cand,
+                        int64_t len) {
   stats_block(w, lo, tl, bl, below, len);
   gather_block(w, lo, span, base, cand, len);
 }
@@ -306,7 +315,7 @@ void stats_gather_block(const T* w, typename Key<T>::U lo, typename Key<T>::U sp
 // signed compares order them. Lanes 0-3 and 4-7 of tl/bl match the scalar version's j.
 template <>
 void stats_gather_block<float>(const float* w, uint32_t lo, uint32_t span, double* tl, double* bl, int64_t& below,
-                               int64_t base, std::vector<int64_t>& cand, int64_t len) {
+                               int64_t base, std::vector<std::pair<uint32_t, int64_t>>& cand, int64_t len) {
   const __m256i absmask = _mm256_set1_epi32(0x7fffffff);
   const __m256i vlo = _mm256_set1_epi32(static_cast<int32_t>(lo));
   // key in [lo, lo + span] <=> (key - lo) as unsigned <= span <=> (key - lo) ^ INT_MIN <= span ^ INT_MIN (signed).
@@ -332,7 +341,7 @@ void stats_gather_block<float>(const float* w, uint32_t lo, uint32_t span, doubl
       unsigned in = ~out & 0xFFu;
       while (in) {
         const int j = __builtin_ctz(in);
-        cand.push_back(base + i + j);
+        cand.emplace_back(abs_key(w[i + j]), base + i + j);
         in &= in - 1;
       }
     }
@@ -349,7 +358,7 @@ void stats_gather_block<float>(const float* w, uint32_t lo, uint32_t span, doubl
       bl[i & 7] += a;
       ++cnt;
     }
-    if (key - lo <= span) cand.push_back(base + i);
+    if (key - lo <= span) cand.emplace_back(key, base + i);
   }
   below += cnt;
 }
@@ -363,8 +372,8 @@ void stats_gather_block<float>(const float* w, uint32_t lo, uint32_t span, doubl
 template <typename T>
 std::optional<double> sampled_ternarize(const T* w, int64_t n, int64_t zeros, int8_t* q, T* out) {
   using U = typename Key<T>::U;
-  constexpr int64_t kSample = int64_t{1} << 16;
-  // The sample: 512 runs of 128 consecutive entries spread evenly over w (runs, not single
+  constexpr int64_t kSample = int64_t{1} << 15;
+  // The sample: 256 runs of 128 consecutive entries spread evenly over w (runs, not single
   // strided entries, so that sampling reads whole cache lines).
   constexpr int64_t kRun = 128, kRuns = kSample / kRun;
   const int64_t stride = n / kRuns;  // >= kRun: callers only come here with n >= kSample
@@ -390,7 +399,7 @@ std::optional<double> sampled_ternarize(const T* w, int64_t n, int64_t zeros, in
   struct ChunkStats {
     int64_t below = 0;
     double below_sum = 0, total_sum = 0;
-    std::vector<int64_t> cand;
+    std::vector<std::pair<U, int64_t>> cand;  // (key, index)
   };
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<ChunkStats> stats(static_cast<size_t>(chunks));
@@ -403,7 +412,7 @@ std::optional<double> sampled_ternarize(const T* w, int64_t n, int64_t zeros, in
     const U lo_ = lo, span_ = span;
     double tl[8] = {0, 0, 0, 0, 0, 0, 0, 0}, bl[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t below = 0;
-    std::vector<int64_t> cand;
+    std::vector<std::pair<U, int64_t>> cand;
     int64_t i = b;
     constexpr int64_t kBlock = 2048;  // stats, then the gather over the same block (in L1)
     for (; i + kBlock <= e; i += kBlock) {
@@ -418,7 +427,7 @@ std::optional<double> sampled_ternarize(const T* w, int64_t n, int64_t zeros, in
         tail_b += a;
         ++below;
       }
-      if (key - lo_ <= span_) cand.push_back(i);
+      if (key - lo_ <= span_) cand.emplace_back(key, i);
     }
     for (int j = 0; j < 8; ++j) {
       tail_t += tl[j];
@@ -442,12 +451,11 @@ std::optional<double> sampled_ternarize(const T* w, int64_t n, int64_t zeros, in
   if (need <= 0 || need > static_cast<int64_t>(ncand) || static_cast<int64_t>(ncand) > max_cand) return std::nullopt;
   std::vector<std::pair<U, int64_t>> cand;
   cand.reserve(ncand);
-  for (const auto& st : stats)
-    for (int64_t i : st.cand) cand.emplace_back(abs_key(w[i]), i);
+  for (const auto& st : stats) cand.insert(cand.end(), st.cand.begin(), st.cand.end());
   std::nth_element(cand.begin(), cand.begin() + (need - 1), cand.end());
   const auto [t, cut] = cand[static_cast<size_t>(need - 1)];
   double zero_sum = below_sum;
-  for (int64_t i = 0; i < need; ++i) zero_sum += std::abs(static_cast<double>(w[cand[static_cast<size_t>(i)].second]));
+  for (int64_t i = 0; i < need; ++i) zero_sum += static_cast<double>(from_key<T>(cand[static_cast<size_t>(i)].first));
   const int64_t kept = n - zeros;
   const T scale = kept > 0 ? static_cast<T>((total_sum - zero_sum) / static_cast<double>(kept)) : static_cast<T>(0);
   parallel_for(n, kParallelGrain, [=](int64_t b, int64_t e) { ternary_final_range(w, t, cut, scale, q, out, b, e); });
