@@ -377,18 +377,18 @@ void add_quantize(CLI::App& app) {
           "base4 (2 bits per weight) or base3 (5 weights per byte, 1.6 bits) in model.ternary.safetensors"))
       ->check(CLI::IsMember({"base4", "base3"}))
       ->group("Quantization");
-  add(cmd->add_option("--qat-steps", c.qat_steps, "QAT fine-tune steps (default 0: convert only)"))->group("QAT");
-  add(cmd->add_option("--lr", c.qat_lr, "peak QAT learning rate"))->group("QAT");
-  add(cmd->add_option("--min-lr", c.qat_min_lr, "final QAT learning rate (cosine)"))->group("QAT");
-  add(cmd->add_option("--warmup-steps", c.qat_warmup_steps, "QAT warmup steps"))->group("QAT");
-  add(cmd->add_option("--batch", c.qat_batch_size, "sequences per QAT step and per val batch"))->group("QAT");
+  add(cmd->add_option("--qat-steps", c.qat_steps, "QAT fine-tune steps (default 0: convert only)"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--lr", c.qat_lr, "peak QAT learning rate"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--min-lr", c.qat_min_lr, "final QAT learning rate (cosine)"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--warmup-steps", c.qat_warmup_steps, "QAT warmup steps"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--batch", c.qat_batch_size, "sequences per QAT step and per val batch"))->capture_default_str()->group("QAT");
   add(cmd->add_option("--block", c.qat_block_size, "tokens per sequence (default: the model's n_positions)"))
       ->group("QAT");
-  add(cmd->add_option("--weight-decay", c.qat_weight_decay, "AdamW weight decay (>= 2-D weights)"))->group("QAT");
-  add(cmd->add_option("--grad-clip", c.qat_grad_clip, "clip the global gradient norm (0: off)"))->group("QAT");
-  add(cmd->add_option("--seed", c.seed, "seeds the new embedding rows and the QAT batches"))->group("QAT");
+  add(cmd->add_option("--weight-decay", c.qat_weight_decay, "AdamW weight decay (>= 2-D weights)"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--grad-clip", c.qat_grad_clip, "clip the global gradient norm (0: off)"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--seed", c.seed, "seeds the new embedding rows and the QAT batches"))->capture_default_str()->group("QAT");
   add(cmd->add_option("--eval-iters", c.eval_iters, "val batches per val loss (0: the whole val split)"))
-      ->group("Output");
+      ->capture_default_str()->group("Output");
   add(cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA"))->capture_default_str()->group("Output");
   add(cmd->add_option("--out", o->out, "the Phase 4 directory to write"))->capture_default_str()->group("Output");
   add(cmd->add_flag("--overwrite", o->overwrite, "replace --out if it exists (atomically, once the new one is complete)"))
