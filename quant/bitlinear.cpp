@@ -45,15 +45,22 @@ bool BitLinear::cache_valid() const {
 
 const BitLinear::Cache& BitLinear::quantize_cached() const {
   if (cache_valid()) return cache_;
+  TernaryWeight t;
+  Tensor deq = ternary_dequantized(weight.detach(), opts_.weight_sparsity_threshold, &t);
+  remember(std::move(deq), std::move(t));
+  return cache_;
+}
+
+void BitLinear::remember(Tensor dequantized, TernaryWeight ternary) const {
   Cache c;
-  c.dequantized = ternary_dequantized(weight.detach(), opts_.weight_sparsity_threshold, &c.ternary);
+  c.dequantized = std::move(dequantized);
+  c.ternary = std::move(ternary);
   c.storage = weight.storage();
   c.version = weight.storage()->version();
   c.offset = weight.offset();
   c.shape = weight.shape();
   c.dtype = weight.dtype();
   cache_ = std::move(c);
-  return cache_;
 }
 
 Tensor BitLinear::forward(const Tensor& x) {
@@ -134,17 +141,7 @@ void BitLinear::load_ternary(const TernaryWeight& t) {
     NoGradGuard ng;
     weight.copy_(deq);
   }
-  if (weight.is_contiguous()) {
-    Cache c;
-    c.dequantized = deq;
-    c.ternary = TernaryWeight{t.values.contiguous(), t.scale};
-    c.storage = weight.storage();
-    c.version = weight.storage()->version();
-    c.offset = weight.offset();
-    c.shape = weight.shape();
-    c.dtype = weight.dtype();
-    cache_ = std::move(c);
-  }
+  if (weight.is_contiguous()) remember(deq, TernaryWeight{t.values.contiguous(), t.scale});
 }
 
 }  // namespace tern::quant

@@ -94,6 +94,8 @@ class BitLinear : public nn::Linear {
   bool cache_valid() const;
   // Fills (or reuses) the cache; returns the dequantized weight.
   const Cache& quantize_cached() const;
+  // Caches these quantized values for the weight as it is now.
+  void remember(Tensor dequantized, TernaryWeight ternary) const;
 
   BitLinearOptions opts_;
   mutable Cache cache_;

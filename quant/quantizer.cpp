@@ -27,6 +27,23 @@ namespace {
 int64_t fp32_bytes(const Tensor& w, const Tensor& bias) {
   return 4 * (w.numel() + (bias.defined() ? bias.numel() : 0));
 }
+
+// The fields every layer has: name, shape, counts and fp32 bytes.
+LayerStats base_stats(const std::string& name, const Tensor& w, const Tensor& bias, bool quantized) {
+  LayerStats s;
+  s.name = name;
+  s.quantized = quantized;
+  s.shape = w.shape();
+  s.num_weights = w.numel();
+  s.original_bytes = fp32_bytes(w, bias);
+  return s;
+}
+
+double zero_fraction(const Tensor& values, int64_t n) {
+  const int64_t zeros = sum(eq(values, 0.0).to(kInt64)).item<int64_t>();
+  return static_cast<double>(zeros) / static_cast<double>(std::max<int64_t>(1, n));
+}
+
 }  // namespace
 
 LayerStats BitNetQuantizer::layer_stats(const std::string& name, const Tensor& w, const Tensor& bias) const {
@@ -38,18 +55,12 @@ LayerStats BitNetQuantizer::layer_stats(const std::string& name, const Tensor& w
   NoGradGuard ng;
   TERN_CHECK(t.values.defined() && t.values.shape() == w.shape(), "layer_stats", name,
              ": ternary values do not match the weight's shape ", shape_str(w.shape()));
-  LayerStats s;
-  s.name = name;
-  s.quantized = true;
-  s.shape = w.shape();
-  s.num_weights = w.numel();
-  s.original_bytes = fp32_bytes(w, bias);
+  LayerStats s = base_stats(name, w, bias, true);
   s.packed_bytes =
       static_cast<int64_t>(packed_size(w.numel(), config_.packing)) + 4 + (bias.defined() ? 4 * bias.numel() : 0);
   s.ratio = static_cast<double>(s.original_bytes) / static_cast<double>(s.packed_bytes);
   const Tensor wd = w.detach().to(kFloat64);
-  const int64_t zeros = sum(eq(t.values, 0.0).to(kInt64)).item<int64_t>();
-  s.sparsity = static_cast<double>(zeros) / static_cast<double>(std::max<int64_t>(1, s.num_weights));
+  s.sparsity = zero_fraction(t.values, s.num_weights);
   const double wn = std::sqrt(sum(mul(wd, wd)).item<double>());
   Tensor diff = sub(wd, mul(t.values.to(kFloat64), static_cast<double>(t.scale)));
   const double dn = std::sqrt(sum(mul(diff, diff)).item<double>());
@@ -60,16 +71,10 @@ LayerStats BitNetQuantizer::layer_stats(const std::string& name, const Tensor& w
 
 LayerStats BitNetQuantizer::unquantized_stats(const std::string& name, const Tensor& w, const Tensor& bias) {
   NoGradGuard ng;
-  LayerStats s;
-  s.name = name;
-  s.quantized = false;
-  s.shape = w.shape();
-  s.num_weights = w.numel();
-  s.original_bytes = fp32_bytes(w, bias);
+  LayerStats s = base_stats(name, w, bias, false);
   s.packed_bytes = s.original_bytes;
   s.ratio = 1.0;
-  const int64_t zeros = sum(eq(w.detach(), 0.0).to(kInt64)).item<int64_t>();
-  s.sparsity = static_cast<double>(zeros) / static_cast<double>(std::max<int64_t>(1, s.num_weights));
+  s.sparsity = zero_fraction(w.detach(), s.num_weights);
   return s;
 }
 

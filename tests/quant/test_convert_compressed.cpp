@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "../test_util.h"
 #include "quant_test_util.h"
 
 using namespace tern;
@@ -50,14 +51,7 @@ std::vector<std::pair<std::string, Shape>> name_shapes(const nn::Module& m) {
   return r;
 }
 
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using tern::testutil::expect_error;
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("tern_quant_test_" + name)).string();

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "../test_util.h"
 #include "quant_test_util.h"
 
 using namespace tern;
@@ -16,14 +17,7 @@ Tensor random_ternary(const Shape& shape, Generator& g) {
   return sub(round(mul(rand(shape, &g), 2.0)), 1.0).to(kInt8);  // {-1, 0, 1}
 }
 
-void expect_error(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one containing " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using tern::testutil::expect_error;
 
 }  // namespace
 

@@ -15,39 +15,16 @@
 
 #include <tern/core/io/safetensors.h>
 
+#include "../test_util.h"
 #include "drivers.h"
 
 namespace tern::cli::testing {
 
 namespace fs = std::filesystem;
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-inline void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << bytes;
-}
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("tern_drv_" + tag + "_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& s) const { return (path / s).string(); }
-};
+using testutil::read_file;
+using testutil::TempDir;
+using testutil::write_file;
 
 // The first 30,000 characters of tinyshakespeare: 27k train / 3k val chars.
 inline std::string small_text(const TempDir& dir) {

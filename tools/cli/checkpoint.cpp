@@ -73,6 +73,38 @@ std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, c
   return model;
 }
 
+InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where) {
+  InferenceCheckpoint c;
+  c.dir = resolve_checkpoint_dir(path, where);
+  c.model = load_model(c.dir, nullptr, where);
+  if (device != kCPU) c.model->to(device);
+  c.model->eval();
+  c.tokenizer = load_tokenizer(c.dir);
+  TERN_CHECK(c.tokenizer->vocab_size() <= c.model->config().vocab_size, where, "the tokenizer of ", c.dir, " has ",
+             c.tokenizer->vocab_size(), " tokens but the model only ", c.model->config().vocab_size);
+  return c;
+}
+
+void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+                           const std::string& where) {
+  std::error_code ec;
+  if (fs::exists(dir + "/" + kStateFile, ec)) {
+    try {
+      const auto st = nlohmann::json::parse(read_text_file(dir + "/" + kStateFile, where));
+      const auto& opts = st.at("options");
+      if (data.empty() && fs::is_regular_file(opts.at("data").get<std::string>(), ec)) data = opts.at("data");
+      if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
+    } catch (const nlohmann::json::exception&) {
+      // not a usable training state: fall back to the defaults
+    }
+  }
+  if (data.empty()) data = default_data_dir() + "/tinyshakespeare/input.txt";
+  if (train_fraction <= 0) train_fraction = 0.9;
+  TERN_CHECK(fs::is_regular_file(data, ec), where, "data file '", data, "' does not exist");
+  TERN_CHECK(train_fraction > 0 && train_fraction < 1, where, "--train-fraction must be in (0, 1), got ",
+             train_fraction);
+}
+
 // ---- tokenizers
 
 std::string tokenizer_to_json(const Tokenizer& tok) {

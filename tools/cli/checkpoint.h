@@ -52,6 +52,20 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const std::string& text, const st
 // merges.txt for bpe when present), else vocab.json + merges.txt (a transformers
 // directory), else GPT-2's from the data dir.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+
+// A checkpoint opened for inference (eval, generate): dir resolved, model on `device` in eval
+// mode, and its tokenizer, checked to fit the model's vocabulary.
+struct InferenceCheckpoint {
+  std::string dir;
+  std::shared_ptr<gpt2::GPT2> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where);
+
+// The text a checkpoint was trained on and its train fraction: the given ones, else the run
+// state's (tern_state.json), else tinyshakespeare and 0.9. Checks the file and the fraction.
+void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+                           const std::string& where);
 // The tokenizer files a checkpoint holds, read once so that every save can write them:
 // tern_tokenizer.json, and for bpe vocab.json + merges.txt from `bpe_dir` (a tern data
 // dir with encoder.json + vocab.bpe, or a checkpoint with vocab.json + merges.txt;

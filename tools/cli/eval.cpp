@@ -73,33 +73,15 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   TERN_CHECK(o.block >= 0, kWhere, "--block must be >= 0 (0: the model's n_positions), got ", o.block);
   TERN_CHECK(o.max_batches >= 0, kWhere, "--max-batches must be >= 0 (0: all), got ", o.max_batches);
   const Device device = parse_device(o.device, kWhere);
-  const std::string dir = resolve_checkpoint_dir(o.checkpoint, kWhere);
-  auto model = load_model(dir, nullptr, kWhere);
-  if (device != kCPU) model->to(device);
-  model->eval();
-  auto tok = load_tokenizer(dir);
-  TERN_CHECK(tok->vocab_size() <= model->config().vocab_size, kWhere, "the tokenizer of ", dir, " has ",
-             tok->vocab_size(), " tokens but the model only ", model->config().vocab_size);
+  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere);
+  const std::string& dir = ck.dir;
+  auto& model = ck.model;
+  auto& tok = ck.tokenizer;
 
   // The data file and split point: given, else the training run's, else tinyshakespeare.
   std::string data = o.data;
   double train_fraction = o.train_fraction;
-  std::error_code ec;
-  if (fs::exists(dir + "/" + kStateFile, ec)) {
-    try {
-      const auto st = nlohmann::json::parse(read_text_file(dir + "/" + kStateFile, kWhere));
-      const auto& opts = st.at("options");
-      if (data.empty() && fs::is_regular_file(opts.at("data").get<std::string>(), ec)) data = opts.at("data");
-      if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
-    } catch (const nlohmann::json::exception&) {
-      // not a usable training state: fall back to the defaults
-    }
-  }
-  if (data.empty()) data = default_data_dir() + "/tinyshakespeare/input.txt";
-  if (train_fraction <= 0) train_fraction = 0.9;
-  TERN_CHECK(fs::is_regular_file(data, ec), kWhere, "data file '", data, "' does not exist");
-  TERN_CHECK(train_fraction > 0 && train_fraction < 1, kWhere, "--train-fraction must be in (0, 1), got ",
-             train_fraction);
+  resolve_training_data(dir, data, train_fraction, kWhere);
 
   const bool all = o.split == "all";
   data::TextDatasetOptions dopts;

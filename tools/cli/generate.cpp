@@ -32,13 +32,9 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
   TERN_CHECK(o.top_p > 0 && o.top_p <= 1, kWhere, "--top-p must be in (0, 1], got ", o.top_p);
   TERN_CHECK(o.num_samples > 0, kWhere, "--num-samples must be positive, got ", o.num_samples);
   const Device device = parse_device(o.device, kWhere);
-  const std::string dir = resolve_checkpoint_dir(o.checkpoint, kWhere);
-  auto model = load_model(dir, nullptr, kWhere);
-  if (device != kCPU) model->to(device);
-  model->eval();
-  auto tok = load_tokenizer(dir);
-  TERN_CHECK(tok->vocab_size() <= model->config().vocab_size, kWhere, "the tokenizer of ", dir, " has ",
-             tok->vocab_size(), " tokens but the model only ", model->config().vocab_size);
+  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere);
+  auto& model = ck.model;
+  auto& tok = ck.tokenizer;
 
   std::vector<int64_t> prompt;
   std::string prompt_text = o.prompt;

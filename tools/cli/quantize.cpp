@@ -48,6 +48,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "given_options.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -89,26 +90,6 @@ quant::Phase4Config resolve_config(const QuantizeOptions& o) {
   if (given("eval-iters")) c.eval_iters = f.eval_iters;
   c.validate();
   return c;
-}
-
-// The text the Phase 3 model was trained on (its run state says), else tinyshakespeare.
-void resolve_data(const std::string& dir, std::string& data, double& train_fraction) {
-  std::error_code ec;
-  if (fs::exists(dir + "/" + kStateFile, ec)) {
-    try {
-      const auto st = json::parse(read_text_file(dir + "/" + kStateFile, kWhere));
-      const auto& opts = st.at("options");
-      if (data.empty() && fs::is_regular_file(opts.at("data").get<std::string>(), ec)) data = opts.at("data");
-      if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
-    } catch (const json::exception&) {
-      // not a usable training state: fall back to the defaults
-    }
-  }
-  if (data.empty()) data = default_data_dir() + "/tinyshakespeare/input.txt";
-  if (train_fraction <= 0) train_fraction = 0.9;
-  TERN_CHECK(fs::is_regular_file(data, ec), kWhere, "data file '", data, "' does not exist");
-  TERN_CHECK(train_fraction > 0 && train_fraction < 1, kWhere, "--train-fraction must be in (0, 1), got ",
-             train_fraction);
 }
 
 // The state dict with every BitLinear weight replaced by its dequantized ternary value.
@@ -192,7 +173,7 @@ class Quantizer {
 
     std::string data = o_.data;
     double fraction = o_.train_fraction;
-    resolve_data(dir_, data, fraction);
+    resolve_training_data(dir_, data, fraction, kWhere);
     data_ = data;
     data::TextDatasetOptions dopts;
     dopts.train_fraction = fraction;
@@ -334,11 +315,7 @@ void add_quantize(CLI::App& app) {
       "Phase 4: convert a trained GPT-2 (a tern checkpoint or a transformers directory) to BitNet b1.58, add "
       "thinking tokens, optionally fine-tune through the quantization (QAT), and write a Phase 4 directory "
       "(FP16 dequantized model.safetensors for Phase 5, packed model.ternary.safetensors, compression stats).");
-  std::vector<CLI::Option*> opts;
-  auto add = [&](CLI::Option* opt) {
-    opts.push_back(opt);
-    return opt;
-  };
+  GivenOptions add;
   quant::Phase4Config& c = o->config;
   add(cmd->add_option("--model", o->model, "the Phase 3 checkpoint: tern's (a run dir or its checkpoint/) or a "
                                            "transformers GPT-2 directory"))
@@ -393,9 +370,8 @@ void add_quantize(CLI::App& app) {
   add(cmd->add_option("--out", o->out, "the Phase 4 directory to write"))->capture_default_str()->group("Output");
   add(cmd->add_flag("--overwrite", o->overwrite, "replace --out if it exists (atomically, once the new one is complete)"))
       ->group("Output");
-  cmd->callback([o, opts] {
-    for (const CLI::Option* opt : opts)
-      if (opt->count() > 0) o->given.insert(opt->get_name().substr(2));
+  cmd->callback([o, add] {
+    o->given = add.names();
     run_quantize(*o, std::cout);
   });
 }

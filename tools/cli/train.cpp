@@ -47,6 +47,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "given_options.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -707,11 +708,7 @@ void add_train(CLI::App& app) {
       "Train a GPT-2 on a text file (default: a tiny GPT on char-level tinyshakespeare, nanoGPT's CPU config). "
       "Writes OUT/metrics.csv and an atomic OUT/checkpoint/ (Hugging Face layout + optimizer and data state); "
       "Ctrl-C saves a checkpoint, --resume continues bit-identically.");
-  std::vector<CLI::Option*> opts;
-  auto add = [&](CLI::Option* opt) {
-    opts.push_back(opt);
-    return opt;
-  };
+  GivenOptions add;
   add(cmd->add_option("--model", o->model,
                       "a preset (tiny, gpt2, medium, large, xl) or a Hugging Face config.json for a fresh model"))
       ->capture_default_str()
@@ -793,9 +790,8 @@ void add_train(CLI::App& app) {
       ->group("Run");
   add(cmd->add_flag("--overwrite", o->overwrite, "start a fresh run even if --out holds a checkpoint (deletes it)"))
       ->group("Run");
-  cmd->callback([o, opts] {
-    for (const CLI::Option* opt : opts)
-      if (opt->count() > 0) o->given.insert(opt->get_name().substr(2));  // "--batch" -> "batch"
+  cmd->callback([o, add] {
+    o->given = add.names();
     const int rc = run_train(*o, std::cout);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
