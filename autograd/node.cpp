@@ -4,6 +4,17 @@
 
 namespace tern::autograd {
 
+namespace {
+
+// No handle but the `handles` known ones refers to t's memory, and t covers all of
+// it contiguously.
+bool exclusive(const Tensor& t, long handles) {
+  return t.impl_ptr().use_count() == handles && t.storage().use_count() == 1 && t.is_contiguous() &&
+         t.offset() == 0;
+}
+
+}  // namespace
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grads) {
   const Tensor& g = grads[0];
   if (!g.defined()) return {};
@@ -12,11 +23,15 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grads) {
              " reached a leaf of shape ", shape_str(leaf.shape()));
   auto& slot = leaf_->autograd().grad;
   if (!slot) {
-    // Keep a gradient nobody else shares; copy one that aliases other memory.
-    const bool owned = g.storage().use_count() == 1 && g.is_contiguous() && g.offset() == 0;
-    slot = (owned ? g : g.clone()).impl_ptr();
+    // Keep a gradient nobody else holds; copy one that aliases other memory. A
+    // backward rule may hand one tensor to several inputs (add returns g twice), so
+    // the handle must be unshared as well as the storage, or two leaves would share
+    // one .grad and an in-place update of one (clip_grad_norm) would hit both.
+    slot = (exclusive(g, 1) ? g : g.clone()).impl_ptr();  // held by grads only
+  } else if (Tensor s(slot); exclusive(s, 2) && s.dtype() == g.dtype()) {  // slot and s
+    s.add_(g);  // in place, as torch accumulates when not building a graph
   } else {
-    slot = add(Tensor(slot), g).impl_ptr();
+    slot = add(s, g).impl_ptr();
   }
   return {};
 }

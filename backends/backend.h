@@ -34,7 +34,8 @@ enum class BinaryOp : uint8_t {
   gelu_backward,           // a = x, b = upstream grad
 };
 
-enum class ReduceOp : uint8_t { sum, max, min };
+// sum_squares: the sum of x*x (floating dtypes), for L2 norms.
+enum class ReduceOp : uint8_t { sum, max, min, sum_squares };
 
 class Backend {
  public:

@@ -87,6 +87,8 @@ Tensor gelu_backward(const Tensor& x, const Tensor& g);
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+// The L2 norm over dims, sqrt(sum(x*x)) in one pass (torch.linalg.vector_norm, ord 2).
+Tensor norm(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
 struct MaxResult {
   Tensor values;
   Tensor indices;  // i64

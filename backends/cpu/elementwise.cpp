@@ -1,5 +1,6 @@
 // Elementwise kernels: copy with conversion, fill, binary ops, where. The unary
-// math loops are in unary_math.cpp.
+// math loops are in unary_math.cpp. Built with -fno-math-errno so that GELU's
+// backward vectorises its tanh (vmath.h).
 
 #include <cmath>
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "cpu_backend.h"
 #include "loops.h"
+#include "vmath.h"
 
 namespace tern::cpu {
 
@@ -61,6 +63,17 @@ inline T wrap_int(T a, T b, F f) {
   return static_cast<T>(f(static_cast<U>(a), static_cast<U>(b)));
 }
 
+// d/dx of tanh-approximated GELU at x, times the incoming gradient gy.
+template <typename T>
+inline T gelu_grad(T x, T gy) {
+  constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
+  constexpr T c = T(0.044715);
+  const T x2 = x * x;
+  const T th = vtanh(k * (x + c * x2 * x));
+  const T du = k * (T(1) + T(3) * c * x2);
+  return gy * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
+}
+
 template <typename T>
 inline T arith(BinaryOp op, T a, T b) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
@@ -76,15 +89,7 @@ inline T arith(BinaryOp op, T a, T b) {
       case BinaryOp::sub: return a - b;
       case BinaryOp::mul: return a * b;
       case BinaryOp::div: return a / b;
-      case BinaryOp::gelu_backward: {
-        constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
-        constexpr T c = T(0.044715);
-        const T x = a, x2 = x * x;
-        const T u = k * (x + c * x2 * x);
-        const T th = std::tanh(u);
-        const T du = k * (T(1) + T(3) * c * x2);
-        return b * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
-      }
+      case BinaryOp::gelu_backward: return gelu_grad(a, b);
       default: break;
     }
   }
@@ -127,6 +132,13 @@ void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const 
             case BinaryOp::add: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::add, x[i], y[i]); return;
             case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::mul, x[i], y[i]); return;
             case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::sub, x[i], y[i]); return;
+            case BinaryOp::gelu_backward:
+              if constexpr (is_real_v<T>) {
+                TERN_SIMD_MATH()
+                for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
+                return;
+              }
+              [[fallthrough]];
             default: for (int64_t i = 0; i < n; ++i) o[i] = arith(op, x[i], y[i]); return;
           }
         }

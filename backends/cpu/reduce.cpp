@@ -15,19 +15,45 @@ namespace {
 template <typename T>
 using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-template <typename T>
+constexpr int64_t kLongRowChunk = int64_t{1} << 16;
+
+// One row of length r: sum of x (or of x*x) in A.
+template <bool Square, typename T, typename A>
+A row_sum(const T* p, int64_t r) {
+  A acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t j = 0; j < r; ++j) {
+    const A v = static_cast<A>(p[j]);
+    acc += Square ? v * v : v;
+  }
+  return acc;
+}
+
+template <bool Square, typename T>
 void sum_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
   using A = acc_t<T>;
+  if (inner == 1 && outer < num_threads() && r >= 2 * kLongRowChunk) {
+    // Few long rows (a whole-tensor sum, a gradient norm): split each row into fixed
+    // chunks summed in parallel, then add the partial sums in chunk order, so the
+    // result does not depend on the thread count.
+    const int64_t chunks = (r + kLongRowChunk - 1) / kLongRowChunk;
+    std::vector<A> part(chunks);
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* row = in + o * r;
+      parallel_for(chunks, 1, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c)
+          part[c] = row_sum<Square, T, A>(row + c * kLongRowChunk, std::min(kLongRowChunk, r - c * kLongRowChunk));
+      });
+      A acc = 0;
+      for (A v : part) acc += v;
+      out[o] = static_cast<T>(acc);
+    }
+    return;
+  }
   if (inner == 1) {
     parallel_for(outer, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(r, 1)),
                  [&](int64_t b, int64_t e) {
-                   for (int64_t o = b; o < e; ++o) {
-                     const T* p = in + o * r;
-                     A acc = 0;
-#pragma omp simd reduction(+ : acc)
-                     for (int64_t j = 0; j < r; ++j) acc += static_cast<A>(p[j]);
-                     out[o] = static_cast<T>(acc);
-                   }
+                   for (int64_t o = b; o < e; ++o) out[o] = static_cast<T>(row_sum<Square, T, A>(in + o * r, r));
                  });
     return;
   }
@@ -43,7 +69,10 @@ void sum_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
                    std::fill(acc.begin(), acc.begin() + len, A(0));
                    for (int64_t j = 0; j < r; ++j) {
                      const T* p = in + (o * r + j) * inner + c0;
-                     for (int64_t i = 0; i < len; ++i) acc[i] += static_cast<A>(p[i]);
+                     for (int64_t i = 0; i < len; ++i) {
+                       const A v = static_cast<A>(p[i]);
+                       acc[i] += Square ? v * v : v;
+                     }
                    }
                    T* q = out + o * inner + c0;
                    for (int64_t i = 0; i < len; ++i) q[i] = static_cast<T>(acc[i]);
@@ -94,7 +123,11 @@ void CpuBackend::reduce(ReduceOp op, DType dtype, const void* in, void* out, int
       const T* x = static_cast<const T*>(in);
       T* y = static_cast<T*>(out);
       if (op == ReduceOp::sum)
-        sum_kernel<T>(x, y, outer, r, inner);
+        sum_kernel<false, T>(x, y, outer, r, inner);
+      else if (op == ReduceOp::sum_squares && std::is_floating_point_v<T>)
+        sum_kernel<true, T>(x, y, outer, r, inner);
+      else if (op == ReduceOp::sum_squares)
+        TERN_FAIL("reduce", "sum of squares needs a floating dtype, got ", dtype_name(dtype_v<T>));
       else
         extreme_kernel<T>(op == ReduceOp::max, x, y, indices, outer, r, inner);
     } else {

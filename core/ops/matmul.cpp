@@ -125,10 +125,16 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                      Tensor ga, gb;
                      if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
                      if (n.needs_input_grad(1)) {
-                       if (bv.dim() == 2 && av.dim() > 2)  // one gemm over all rows, no batch sum
-                         gb = matmul(av.reshape({-1, av.size(-1)}).t(), g.reshape({-1, g.size(-1)}));
-                       else
+                       if (bv.dim() == 2 && av.dim() >= 2) {  // one gemm over all rows, no batch sum
+                         const Tensor a2 = av.reshape({-1, av.size(-1)}), g2 = g.reshape({-1, g.size(-1)});
+                         // b = W.t() of a contiguous W (Linear): compute dW itself, contiguous, so
+                         // that the gradient reaching W is a plain tensor the leaf keeps without
+                         // a transposing copy.
+                         const bool b_is_transposed = bv.stride(0) == 1 && bv.stride(1) == bv.size(0);
+                         gb = b_is_transposed ? matmul(g2.t(), a2).t() : matmul(a2.t(), g2);
+                       } else {
                          gb = sum_to(matmul(av.transpose(-1, -2), g), bv.shape());
+                       }
                      }
                      return Grads{ga, gb};
                    });

@@ -62,7 +62,7 @@ Tensor reduce_kernel(const char* op, ReduceOp rop, const Tensor& x, const std::v
   Tensor out = empty(s, {.dtype = x.dtype(), .device = x.device()});
   if (indices) *indices = empty(s, {.dtype = kInt64, .device = x.device()});
   if (out.numel() == 0) return out;
-  TERN_CHECK(p.r > 0 || rop == ReduceOp::sum, op, "cannot reduce over an empty dim of shape ",
+  TERN_CHECK(p.r > 0 || rop == ReduceOp::sum || rop == ReduceOp::sum_squares, op, "cannot reduce over an empty dim of shape ",
              shape_str(x.shape()));
   if (p.r == 0) return out.zero_();
   detail::backend_of(x, op).reduce(rop, x.dtype(), p.block.raw_data(), out.raw_data(),
@@ -101,6 +101,30 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) 
   for (auto d : dims) n *= x.shape()[d];
   return div(sum(x, dims_in, keepdim), static_cast<double>(n));
 }
+
+Tensor norm(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  detail::check_defined(x, "norm");
+  detail::check_float("norm", x);
+  auto dims = detail::normalize_dims(dims_in, x.dim(), "norm");
+  // One pass over x (no x*x temporary), accumulating in f64 for f32.
+  Tensor out = reduce_kernel("norm", ReduceOp::sum_squares, x, dims, keepdim, nullptr);
+  {
+    NoGradGuard ng;
+    out = sqrt(out);
+  }
+  autograd::record("norm", {x}, out,
+                   [sx = autograd::SavedTensor(x), sy = autograd::SavedTensor(out), dims](const Tensor& g,
+                                                                                         const Node&) {
+                     // d|x|/dx = x / |x|, and 0 where |x| = 0 (torch's subgradient).
+                     Tensor xv = sx.get("norm");
+                     const Shape ks = keep_shape_of(xv.shape(), dims);
+                     Tensor y = sy.get("norm").reshape(ks);
+                     Tensor scale = where(eq(y, 0.0), zeros_like(y), div(g.reshape(ks), y));
+                     return Grads{mul(xv, scale)};
+                   });
+  return out;
+}
+TERN_REGISTER_OP("norm");
 
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   detail::check_defined(x, "amax");

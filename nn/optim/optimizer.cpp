@@ -219,7 +219,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   for (auto& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    const double n = sqrt(sum(mul(g, g))).item<double>();
+    const double n = norm(g).item<double>();  // one read of g, no g*g temporary
     total_sq += n * n;
   }
   const double total = std::sqrt(total_sq);

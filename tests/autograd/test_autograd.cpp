@@ -85,6 +85,44 @@ TEST(Autograd, ChainRuleAndAccumulation) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+TEST(Autograd, LeavesNeverShareAGradientTensor) {
+  // add's backward hands the same tensor to both inputs; each leaf must own its .grad,
+  // or scaling one (clip_grad_norm) would scale the other too.
+  Tensor a = tensor({1, 2}).requires_grad_(), b = tensor({3, 4}).requires_grad_();
+  sum(add(a, b)).backward();
+  EXPECT_NE(a.grad().storage(), b.grad().storage());
+  a.grad().mul_(5.0);
+  EXPECT_DOUBLE_EQ(at(a.grad(), 0), 5.0);
+  EXPECT_DOUBLE_EQ(at(b.grad(), 0), 1.0);
+}
+
+TEST(Autograd, AccumulationLeavesAHeldGradientAlone) {
+  Tensor x = tensor({1, 2}).requires_grad_();
+  sum(mul(x, 2.0)).backward();
+  Tensor first = x.grad();  // the caller keeps the first gradient
+  sum(mul(x, 3.0)).backward();
+  EXPECT_DOUBLE_EQ(at(first, 0), 2.0);
+  EXPECT_DOUBLE_EQ(at(x.grad(), 0), 5.0);
+  // An unheld gradient is accumulated in place, into the same memory.
+  first = Tensor();
+  const void* before = x.grad().raw_data();
+  sum(mul(x, 4.0)).backward();
+  EXPECT_EQ(x.grad().raw_data(), before);
+  EXPECT_DOUBLE_EQ(at(x.grad(), 1), 9.0);
+}
+
+TEST(Autograd, LinearWeightGradientArrivesContiguous) {
+  // matmul(x, W.t()) returns dW in W's own layout, so the leaf keeps it without a copy.
+  Generator g(5);
+  Tensor w = randn({6, 4}, &g).requires_grad_();
+  Tensor x = randn({2, 3, 4}, &g);
+  sum(matmul(x, w.t())).backward();
+  EXPECT_TRUE(w.grad().is_contiguous());
+  // d sum(x W^T) / dW[o, i] = sum over rows of x[:, i], for every o.
+  Tensor expect = sum(x.reshape({6, 4}), {0}, true).expand({6, 4});
+  EXPECT_LT(max(abs(sub(w.grad(), expect))).item<double>(), 1e-5);
+}
+
 TEST(Autograd, DiamondGraphSumsBranches) {
   Tensor x = tensor({2}).requires_grad_();
   Tensor a = mul(x, 3.0), b = exp(x);

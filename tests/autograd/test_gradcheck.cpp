@@ -125,6 +125,11 @@ std::vector<Row> table() {
   row("sum", "var-biased-all", [] { return Inputs{leaf_t({3, 4})}; }, [](const Inputs& x) { return var(x[0], {}, 0); });
   row("amax", "dims", [] { return Inputs{leaf({3, 4, 2})}; }, [](const Inputs& x) { return amax(x[0], {1}); });
   row("amax", "all-transposed", [] { return Inputs{leaf_t({3, 4})}; }, [](const Inputs& x) { return max(x[0]); });
+  row("norm", "all-transposed", [] { return Inputs{leaf_t({3, 4})}; }, [](const Inputs& x) { return norm(x[0]); });
+  row("norm", "dims-keepdim", [] { return Inputs{leaf({2, 3, 4})}; },
+      [](const Inputs& x) { return norm(x[0], {0, 2}, true); });
+  row("norm", "dim-sliced", [] { return Inputs{leaf_sliced({3, 4})}; },
+      [](const Inputs& x) { return norm(x[0], {1}); });
   row("max", "dim", [] { return Inputs{leaf_sliced({3, 4})}; },
       [](const Inputs& x) { return max(x[0], 0, true).values; });
 
@@ -133,6 +138,11 @@ std::vector<Row> table() {
       [](const Inputs& x) { return matmul(x[0], x[1]); });
   row("matmul", "transposed", [] { return Inputs{leaf_t({3, 4}), leaf_t({4, 2})}; },
       [](const Inputs& x) { return matmul(x[0], x[1]); });
+  // Linear's pattern: a weight [out, in] used through W.t(), from 2-D and 3-D inputs.
+  row("matmul", "linear-2d", [] { return Inputs{leaf({3, 4}), leaf({5, 4})}; },
+      [](const Inputs& x) { return matmul(x[0], x[1].t()); });
+  row("matmul", "linear-3d", [] { return Inputs{leaf({2, 3, 4}), leaf({5, 4})}; },
+      [](const Inputs& x) { return matmul(x[0], x[1].t()); });
   row("matmul", "batched-broadcast", [] { return Inputs{leaf({2, 1, 3, 4}), leaf({3, 4, 2})}; },
       [](const Inputs& x) { return matmul(x[0], x[1]); });
   row("matmul", "batched-shared-weight", [] { return Inputs{leaf({2, 3, 4}), leaf_t({4, 5})}; },

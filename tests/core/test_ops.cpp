@@ -380,6 +380,13 @@ TEST_P(Ops, SumMeanAmaxVarOverDims) {
       EXPECT_EQ(sm.dtype(), dt());
       EXPECT_TRUE(all_close(sm, ref_reduce(xv, s, dims, vsum), rtol(), atol() * 10));
       EXPECT_TRUE(all_close(mean(x, dims, keepdim), ref_reduce(xv, s, dims, vmean), rtol(), atol()));
+      EXPECT_TRUE(all_close(norm(x, dims, keepdim),
+                            ref_reduce(xv, s, dims, [](const Vec& v) {
+                              double q = 0;
+                              for (double e : v) q += e * e;
+                              return std::sqrt(q);
+                            }),
+                            rtol(), atol()));
       Tensor mx = amax(x, dims, keepdim);
       EXPECT_EQ(mx.shape(), want_shape);
       EXPECT_TRUE(all_close(mx, ref_reduce(xv, s, dims, vmax), 0, 0));
@@ -484,6 +491,51 @@ TEST(OpsInt, IntegerAndBoolSums) {
   EXPECT_EQ(vals(sum(e, {0})), (Vec{0, 0, 0}));
   EXPECT_EQ(sum(e, {1}).shape(), (Shape{0}));
   EXPECT_EQ(sum(e).item<float>(), 0.0f);
+}
+
+TEST(OpsLongRows, WholeTensorSumAndNormAreExactAndThreadCountFree) {
+  // Long rows take the chunked parallel path; partial sums are combined in chunk
+  // order, so 1 and 2 threads agree bit for bit, and f64 accumulation keeps f32 sums exact.
+  Generator g(11);
+  Tensor x = randn({3, 400000}, &g);
+  double want_sum[3] = {0, 0, 0}, want_sq[3] = {0, 0, 0};
+  const float* p = x.data_ptr<float>();
+  for (int r = 0; r < 3; ++r)
+    for (int64_t i = 0; i < 400000; ++i) {
+      want_sum[r] += p[r * 400000 + i];
+      want_sq[r] += static_cast<double>(p[r * 400000 + i]) * p[r * 400000 + i];
+    }
+  const int saved = num_threads();
+  std::vector<Tensor> sums, norms;
+  for (int t : {1, 2}) {
+    set_num_threads(t);
+    sums.push_back(sum(x, {1}));
+    norms.push_back(norm(x, {1}));
+  }
+  set_num_threads(saved);
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(sums[0].select(0, r).item<float>(), sums[1].select(0, r).item<float>());
+    EXPECT_EQ(norms[0].select(0, r).item<float>(), norms[1].select(0, r).item<float>());
+    EXPECT_FLOAT_EQ(sums[0].select(0, r).item<float>(), static_cast<float>(want_sum[r]));
+    EXPECT_FLOAT_EQ(norms[0].select(0, r).item<float>(), static_cast<float>(std::sqrt(want_sq[r])));
+  }
+  EXPECT_FLOAT_EQ(norm(x).item<float>(), static_cast<float>(std::sqrt(want_sq[0] + want_sq[1] + want_sq[2])));
+}
+
+TEST(OpsNorm, EdgeCasesAndErrors) {
+  EXPECT_EQ(norm(zeros({0, 3})).item<float>(), 0.0f);
+  EXPECT_EQ(norm(zeros({4})).item<float>(), 0.0f);
+  // The gradient at |x| = 0 is 0, as in torch, not NaN.
+  Tensor z = zeros({3}).requires_grad_();
+  norm(z).backward();
+  EXPECT_EQ(max(abs(z.grad())).item<float>(), 0.0f);
+  try {
+    norm(from_vector<int32_t>({3, 4}));
+    FAIL() << "norm of an integer tensor must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("norm"), std::string::npos) << e.what();
+  }
+  EXPECT_FLOAT_EQ(norm(from_vector<float>({3, 4})).item<float>(), 5.0f);
 }
 
 TEST_P(Ops, SumTo) {
