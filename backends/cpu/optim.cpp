@@ -1,4 +1,5 @@
-// The fused AdamW update: one pass over param, grad and both moments.
+// The fused AdamW update: one pass over param, grad and both moments. Built with
+// -fno-math-errno so that sqrt vectorises.
 
 #include <cmath>
 
@@ -21,16 +22,25 @@ void adamw(T* p, const T* g, T* m, T* v, int64_t n, double lr, double beta1, dou
   const T step_size = static_cast<T>(lr / bc1);
   const T bc2_sqrt = static_cast<T>(std::sqrt(bc2));
   const T e = static_cast<T>(eps);
-  parallel_for(n, kParallelGrain, [&](int64_t b, int64_t end) {
+  // Captures by value and restrict-qualified pointers: with neither, GCC reloads the
+  // scalars each iteration (a store might alias them) and emits scalar code at a
+  // third of the memory-bound speed.
+  parallel_for(n, kParallelGrain, [=](int64_t b, int64_t end) {
+    T* __restrict pp = p;
+    const T* __restrict gg = g;
+    T* __restrict mm = m;
+    T* __restrict vv = v;
+#pragma omp simd
     for (int64_t i = b; i < end; ++i) {
-      T pi = p[i] * decay;
-      const T mi = m[i] + w1 * (g[i] - m[i]);
-      const T vi = v[i] * b2 + w2 * g[i] * g[i];
+      const T gi = gg[i];
+      T pi = pp[i] * decay;
+      const T mi = mm[i] + w1 * (gi - mm[i]);
+      const T vi = vv[i] * b2 + w2 * gi * gi;
       const T denom = std::sqrt(vi) / bc2_sqrt + e;
       pi = pi - step_size * (mi / denom);
-      p[i] = pi;
-      m[i] = mi;
-      v[i] = vi;
+      pp[i] = pi;
+      mm[i] = mi;
+      vv[i] = vi;
     }
   });
 }
