@@ -22,7 +22,10 @@ struct StridedArg {
 };
 
 enum class UnaryOp : uint8_t {
-  neg, exp, log, sqrt, rsqrt, abs, sign, tanh, relu, gelu, sigmoid, round,
+  neg, exp, log, sqrt, rsqrt, abs, sign, tanh, relu,
+  gelu,       // tanh approximation
+  gelu_erf,   // exact
+  sigmoid, round,
   pow,        // x ** p0
   clamp,      // min(max(x, p0), p1); NaN bounds are ignored
   logical_not
@@ -32,6 +35,7 @@ enum class BinaryOp : uint8_t {
   add, sub, mul, div,
   eq, ne, lt, le, gt, ge,  // output bool
   gelu_backward,           // a = x, b = upstream grad
+  gelu_erf_backward,       // the same for the exact GELU
 };
 
 // sum_squares: the sum of x*x (floating dtypes), for L2 norms.

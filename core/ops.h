@@ -62,7 +62,10 @@ Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor relu(const Tensor& x);
-Tensor gelu(const Tensor& x);  // GPT-2's tanh approximation
+// GELU: `tanh` is GPT-2's approximation (HF "gelu_new", the default here), `none` the
+// exact 0.5·x·(1 + erf(x/√2)) (torch's default, HF "gelu", nanoGPT's nn.GELU()).
+enum class GeluApproximation : uint8_t { tanh, none };
+Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::tanh);
 Tensor sigmoid(const Tensor& x);
 Tensor round(const Tensor& x);  // half to even, like torch.round
 // Either bound may be omitted.
@@ -81,7 +84,7 @@ Tensor lt(const Tensor& a, double b);
 Tensor gt(const Tensor& a, double b);
 Tensor logical_not(const Tensor& x);
 // dx for y = gelu(x) given the upstream gradient g; GeLU's backward kernel.
-Tensor gelu_backward(const Tensor& x, const Tensor& g);
+Tensor gelu_backward(const Tensor& x, const Tensor& g, GeluApproximation approximate = GeluApproximation::tanh);
 
 // ---- reductions (core/ops/reduce.cpp); empty `dims` means all dims
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);

@@ -45,11 +45,11 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim, Generator* gen) : Modu
 
 Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }
 
-LayerNorm::LayerNorm(Shape normalized_shape, double eps_, bool affine)
+LayerNorm::LayerNorm(Shape normalized_shape, double eps_, bool affine, bool with_bias)
     : Module("LayerNorm"), eps(eps_), shape_(std::move(normalized_shape)) {
   if (affine) {
     weight = register_parameter("weight", ones(shape_));
-    bias = register_parameter("bias", zeros(shape_));
+    if (with_bias) bias = register_parameter("bias", zeros(shape_));
   }
 }
 
@@ -61,7 +61,7 @@ Dropout::Dropout(double p_, Generator* gen) : Module("Dropout"), p(p_), gen_(gen
 
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training(), gen_); }
 
-Tensor GELU::forward(const Tensor& x) { return gelu(x); }
+Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }
 
 Sequential::Sequential(std::vector<ModulePtr> modules) : Module("Sequential") {
   for (auto& m : modules) push_back(std::move(m));

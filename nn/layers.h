@@ -3,6 +3,7 @@
 // one to one (Linear.weight is [out, in]).
 
 #include <tern/core/generator.h>
+#include <tern/core/ops.h>
 #include <tern/nn/module.h>
 
 namespace tern::nn {
@@ -39,9 +40,10 @@ class Embedding : public Module {
 
 class LayerNorm : public Module {
  public:
-  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
-  explicit LayerNorm(int64_t dim, double eps = 1e-5, bool elementwise_affine = true)
-      : LayerNorm(Shape{dim}, eps, elementwise_affine) {}
+  // bias = false keeps the weight only (torch's LayerNorm(bias=False), nanoGPT's bias=False).
+  explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true, bool bias = true);
+  explicit LayerNorm(int64_t dim, double eps = 1e-5, bool elementwise_affine = true, bool bias = true)
+      : LayerNorm(Shape{dim}, eps, elementwise_affine, bias) {}
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias;
   double eps;
@@ -60,11 +62,12 @@ class Dropout : public Module {
   Generator* gen_;
 };
 
-// GPT-2's tanh-approximated GELU.
+// GELU; by default GPT-2's tanh approximation, GeluApproximation::none for the exact one.
 class GELU : public Module {
  public:
-  GELU() : Module("GELU") {}
+  explicit GELU(GeluApproximation approximate = GeluApproximation::tanh) : Module("GELU"), approximate(approximate) {}
   Tensor forward(const Tensor& x) override;
+  GeluApproximation approximate;
 };
 
 class Sequential : public Module {

@@ -53,7 +53,7 @@ Tensor CausalSelfAttention::forward(const Tensor& x, KVCache* cache) {
 
 MLP::MLP(const TransformerOptions& o) : Module("MLP") {
   register_module("c_fc", std::make_shared<Linear>(o.n_embd, 4 * o.n_embd, LinearOptions{.bias = o.bias}));
-  register_module("gelu", std::make_shared<GELU>());
+  register_module("gelu", std::make_shared<GELU>(o.gelu));
   register_module("c_proj", std::make_shared<Linear>(4 * o.n_embd, o.n_embd, LinearOptions{.bias = o.bias}));
   register_module("dropout", std::make_shared<Dropout>(o.dropout, o.gen));
 }
@@ -64,9 +64,9 @@ Tensor MLP::forward(const Tensor& x) {
 }
 
 Block::Block(const TransformerOptions& o) : Module("Block") {
-  register_module("ln_1", std::make_shared<LayerNorm>(o.n_embd, o.layer_norm_epsilon));
+  register_module("ln_1", std::make_shared<LayerNorm>(o.n_embd, o.layer_norm_epsilon, true, o.bias));
   register_module("attn", std::make_shared<CausalSelfAttention>(o));
-  register_module("ln_2", std::make_shared<LayerNorm>(o.n_embd, o.layer_norm_epsilon));
+  register_module("ln_2", std::make_shared<LayerNorm>(o.n_embd, o.layer_norm_epsilon, true, o.bias));
   register_module("mlp", std::make_shared<MLP>(o));
 }
 

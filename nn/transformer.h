@@ -18,7 +18,8 @@ struct TransformerOptions {
   int64_t n_head = 12;
   double dropout = 0.0;
   double layer_norm_epsilon = 1e-5;
-  bool bias = true;
+  bool bias = true;  // in the linear layers and the LayerNorms
+  GeluApproximation gelu = GeluApproximation::tanh;
   Generator* gen = nullptr;  // dropout masks
 };
 

@@ -74,6 +74,16 @@ inline T gelu_grad(T x, T gy) {
   return gy * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
 }
 
+// The same for the exact GELU: Phi(x) + x * phi(x).
+template <typename T>
+inline T gelu_erf_grad(T x, T gy) {
+  constexpr T r = T(0.7071067811865476);   // 1/sqrt(2)
+  constexpr T c = T(0.3989422804014327);   // 1/sqrt(2 pi)
+  const T cdf = T(0.5) * (T(1) + verf(x * r));
+  const T pdf = c * vexp(T(-0.5) * x * x);
+  return gy * (cdf + x * pdf);
+}
+
 template <typename T>
 inline T arith(BinaryOp op, T a, T b) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
@@ -90,6 +100,7 @@ inline T arith(BinaryOp op, T a, T b) {
       case BinaryOp::mul: return a * b;
       case BinaryOp::div: return a / b;
       case BinaryOp::gelu_backward: return gelu_grad(a, b);
+      case BinaryOp::gelu_erf_backward: return gelu_erf_grad(a, b);
       default: break;
     }
   }
@@ -133,9 +144,15 @@ void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const 
             case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::mul, x[i], y[i]); return;
             case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::sub, x[i], y[i]); return;
             case BinaryOp::gelu_backward:
+            case BinaryOp::gelu_erf_backward:
               if constexpr (is_real_v<T>) {
-                TERN_SIMD_MATH()
-                for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
+                if (op == BinaryOp::gelu_backward) {
+                  TERN_SIMD_MATH()
+                  for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
+                } else {
+                  TERN_SIMD_MATH()
+                  for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf_grad(x[i], y[i]);
+                }
                 return;
               }
               [[fallthrough]];

@@ -44,6 +44,11 @@ void unary_run(UnaryOp op, char* o, int64_t os, const char* x, int64_t is, int64
         constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
         return T(0.5) * v * (T(1) + vtanh(k * (v + T(0.044715) * v * v * v)));
       });
+    case UnaryOp::gelu_erf:
+      return run<T>(o, os, x, is, n, [](T v) {
+        constexpr T r = T(0.7071067811865476);  // 1/sqrt(2)
+        return T(0.5) * v * (T(1) + verf(v * r));
+      });
     case UnaryOp::sigmoid:
       return run<T>(o, os, x, is, n, [](T v) { return T(1) / (T(1) + vexp(-v)); });
     case UnaryOp::round: return run<T>(o, os, x, is, n, [](T v) { return std::nearbyint(v); });

@@ -8,10 +8,12 @@ extern "C" {
 float expf(float) noexcept __attribute__((simd("notinbranch")));
 float logf(float) noexcept __attribute__((simd("notinbranch")));
 float tanhf(float) noexcept __attribute__((simd("notinbranch")));
+float erff(float) noexcept __attribute__((simd("notinbranch")));
 float powf(float, float) noexcept __attribute__((simd("notinbranch")));
 double exp(double) noexcept __attribute__((simd("notinbranch")));
 double log(double) noexcept __attribute__((simd("notinbranch")));
 double tanh(double) noexcept __attribute__((simd("notinbranch")));
+double erf(double) noexcept __attribute__((simd("notinbranch")));
 double pow(double, double) noexcept __attribute__((simd("notinbranch")));
 }
 
@@ -33,6 +35,8 @@ inline float vlog(float x) { return ::logf(x); }
 inline double vlog(double x) { return ::log(x); }
 inline float vtanh(float x) { return ::tanhf(x); }
 inline double vtanh(double x) { return ::tanh(x); }
+inline float verf(float x) { return ::erff(x); }
+inline double verf(double x) { return ::erf(x); }
 inline float vpow(float x, float p) { return ::powf(x, p); }
 inline double vpow(double x, double p) { return ::pow(x, p); }
 }  // namespace tern::cpu

@@ -225,20 +225,22 @@ Tensor relu(const Tensor& x) {
 }
 TERN_REGISTER_OP("relu");
 
-Tensor gelu(const Tensor& x) {
-  Tensor out = float_unary("gelu", UnaryOp::gelu, x);
-  autograd::record("gelu", {x}, out, [sx = autograd::SavedTensor(x)](const Tensor& g, const Node&) {
-    return Grads{gelu_backward(sx.get("gelu"), g)};
+Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+  const bool exact = approximate == GeluApproximation::none;
+  Tensor out = float_unary("gelu", exact ? UnaryOp::gelu_erf : UnaryOp::gelu, x);
+  autograd::record("gelu", {x}, out, [sx = autograd::SavedTensor(x), approximate](const Tensor& g, const Node&) {
+    return Grads{gelu_backward(sx.get("gelu"), g, approximate)};
   });
   return out;
 }
 TERN_REGISTER_OP("gelu");
 
-Tensor gelu_backward(const Tensor& x, const Tensor& g) {
+Tensor gelu_backward(const Tensor& x, const Tensor& g, GeluApproximation approximate) {
   detail::check_float("gelu_backward", x);
   TERN_CHECK(x.shape() == g.shape(), "gelu_backward", "shapes differ: ", shape_str(x.shape()), " and ",
              shape_str(g.shape()));
-  return binary_kernel("gelu_backward", BinaryOp::gelu_backward, x, g, x.dtype());
+  const BinaryOp op = approximate == GeluApproximation::none ? BinaryOp::gelu_erf_backward : BinaryOp::gelu_backward;
+  return binary_kernel("gelu_backward", op, x, g, x.dtype());
 }
 
 Tensor sigmoid(const Tensor& x) {

@@ -33,6 +33,10 @@ void Config::validate() const {
   TERN_CHECK(layer_norm_epsilon > 0 && std::isfinite(layer_norm_epsilon), "gpt2",
              "layer_norm_epsilon must be positive, got ", layer_norm_epsilon);
   TERN_CHECK(dropout >= 0 && dropout < 1, "gpt2", "dropout must be in [0, 1), got ", dropout);
+  TERN_CHECK(activation_function == "gelu_new" || activation_function == "gelu_pytorch_tanh" ||
+                 activation_function == "gelu",
+             "gpt2", "activation_function '", activation_function,
+             "' is not supported (gelu_new or gelu_pytorch_tanh: tanh GELU; gelu: exact GELU)");
 }
 
 Config Config::from_json(const std::string& text, const std::string& source) {
@@ -61,10 +65,13 @@ Config Config::from_json(const std::string& text, const std::string& source) {
   get_int("vocab_size", c.vocab_size);
   get_num("layer_norm_epsilon", c.layer_norm_epsilon);
   get_num("resid_pdrop", c.dropout);
-  if (j.contains("activation_function") && j["activation_function"].is_string()) {
-    const std::string act = j["activation_function"];
-    TERN_CHECK(act == "gelu_new" || act == "gelu_pytorch_tanh", source, "activation_function '", act,
-               "' is not supported (GPT-2 uses gelu_new)");
+  if (j.contains("activation_function") && !j["activation_function"].is_null()) {
+    TERN_CHECK(j["activation_function"].is_string(), source, "'activation_function' must be a string");
+    c.activation_function = j["activation_function"].get<std::string>();
+  }
+  if (j.contains("bias") && !j["bias"].is_null()) {
+    TERN_CHECK(j["bias"].is_boolean(), source, "'bias' must be true or false");
+    c.bias = j["bias"].get<bool>();
   }
   if (j.contains("n_inner") && !j["n_inner"].is_null())
     TERN_CHECK(j["n_inner"].is_number_integer() && j["n_inner"].get<int64_t>() == 4 * c.n_embd, source,
@@ -79,9 +86,10 @@ Config Config::from_json(const std::string& text, const std::string& source) {
 
 std::string Config::to_json() const {
   nlohmann::ordered_json j;
-  j["activation_function"] = "gelu_new";
+  j["activation_function"] = activation_function;
   j["architectures"] = {"GPT2LMHeadModel"};
   j["attn_pdrop"] = dropout;
+  if (!bias) j["bias"] = false;
   j["bos_token_id"] = 50256;
   j["embd_pdrop"] = dropout;
   j["eos_token_id"] = 50256;

@@ -6,6 +6,7 @@
 
 #include <tern/autograd/grad_mode.h>
 #include <tern/core/io/safetensors.h>
+#include <tern/core/ops.h>
 #include <tern/models/data/atomic_file.h>
 
 namespace tern::gpt2 {
@@ -22,6 +23,20 @@ bool is_conv1d_weight(const std::string& key) {
   return false;
 }
 
+// The modules whose bias Config::bias switches: every Linear and LayerNorm of the
+// transformer (lm_head never has one).
+bool is_switchable_bias(const std::string& key) {
+  for (const char* s : {".attn.c_attn.bias", ".attn.c_proj.bias", ".mlp.c_fc.bias", ".mlp.c_proj.bias", ".ln_1.bias",
+                        ".ln_2.bias"})
+    if (ends_with(key, s)) return true;
+  return key == "ln_f.bias" || ends_with(key, ".ln_f.bias");
+}
+
+bool is_all_zero(const Tensor& t) {
+  NoGradGuard ng;
+  return t.numel() == 0 || amax(abs(t.to(kFloat32))).item<double>() == 0.0;  // NaN counts as non-zero
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   TERN_CHECK(f, path, "cannot open file");
@@ -32,12 +47,26 @@ std::string read_text(const std::string& path) {
 
 }  // namespace
 
-nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::string& source) {
+void match_bias_to_state(Config& config, const std::map<std::string, Tensor>& hf) {
+  if (config.bias) return;
+  for (const auto& [key, t] : hf)
+    if (is_switchable_bias(key) && !is_all_zero(t)) {
+      config.bias = true;
+      return;
+    }
+}
+
+nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::string& source, bool bias) {
   nn::StateDict out;
   for (const auto& [key, t] : hf) {
     std::string k = key.rfind("transformer.", 0) == 0 ? key.substr(12) : key;
     if (ends_with(k, ".attn.bias") || ends_with(k, ".attn.masked_bias")) continue;  // causal-mask buffers
     if (k == "lm_head.weight") continue;  // tied to wte
+    if (!bias && is_switchable_bias(k)) {
+      TERN_CHECK(is_all_zero(t), source, "'", key,
+                 "' is non-zero but the config says bias: false (call match_bias_to_state first)");
+      continue;  // the zeros written for transformers
+    }
     if (is_conv1d_weight(k)) {
       TERN_CHECK(t.dim() == 2, source, "'", key, "' should be a 2-D Conv1D weight, got shape ", shape_str(t.shape()));
       out.emplace_back(k, t.t());
@@ -51,6 +80,15 @@ nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::
 std::map<std::string, Tensor> to_hf_state(const nn::StateDict& state) {
   std::map<std::string, Tensor> out;
   for (const auto& [k, t] : state) out["transformer." + k] = (is_conv1d_weight(k) ? t.t() : t).contiguous();
+  // A bias-free model (Config::bias = false) still gives transformers every bias it
+  // expects, as zeros: the same function, and no "newly initialized" weights.
+  for (const auto& [k, t] : state) {
+    if (!ends_with(k, ".weight")) continue;
+    const std::string b = k.substr(0, k.size() - 7) + ".bias";
+    if (!is_switchable_bias(b) || out.count("transformer." + b)) continue;
+    const int64_t n = is_conv1d_weight(k) ? t.size(0) : t.size(-1);  // Linear [out, in]; LayerNorm [n]
+    out["transformer." + b] = zeros({n}, {.dtype = t.dtype()});
+  }
   return out;
 }
 
@@ -61,10 +99,11 @@ std::shared_ptr<GPT2> load_hf(const std::string& dir) {
   TERN_CHECK(std::filesystem::exists(cfg_path), dir, "has no config.json");
   TERN_CHECK(std::filesystem::exists(st_path), dir, "has no model.safetensors");
   Config cfg = Config::from_json(read_text(cfg_path), cfg_path);
-  auto model = std::make_shared<GPT2>(cfg);
   auto ckpt = io::load(st_path);
+  match_bias_to_state(cfg, ckpt.tensors);
+  auto model = std::make_shared<GPT2>(cfg);
   try {
-    model->load_state_dict(from_hf_state(ckpt.tensors, st_path));
+    model->load_state_dict(from_hf_state(ckpt.tensors, st_path, cfg.bias));
   } catch (const Error& e) {
     TERN_FAIL(st_path, e.what());
   }

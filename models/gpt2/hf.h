@@ -15,9 +15,14 @@ namespace tern::gpt2 {
 
 // HF tensors (either key style) -> tern state dict: prefix stripped, Conv1D weights
 // transposed, mask buffers and a tied lm_head dropped. `source` names the file in errors.
-nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::string& source);
-// tern state dict -> HF layout ("transformer." keys, Conv1D weights [in, out], contiguous).
+// bias = false (Config::bias) drops the linear and LayerNorm biases, which must be zero.
+nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::string& source, bool bias = true);
+// tern state dict -> HF layout ("transformer." keys, Conv1D weights [in, out], contiguous),
+// with zero biases where the model has none (Config::bias = false).
 std::map<std::string, Tensor> to_hf_state(const nn::StateDict& state);
+// A bias = false config whose checkpoint holds a non-zero bias (trained further in
+// transformers, say) is switched to bias = true, so that loading drops no value.
+void match_bias_to_state(Config& config, const std::map<std::string, Tensor>& hf);
 
 // Loads dir/config.json and dir/model.safetensors.
 std::shared_ptr<GPT2> load_hf(const std::string& dir);

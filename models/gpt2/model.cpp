@@ -16,13 +16,15 @@ GPT2::GPT2(const Config& config, Generator* gen) : Module("GPT2"), config_(confi
                            .n_head = config.n_head,
                            .dropout = config.dropout,
                            .layer_norm_epsilon = config.layer_norm_epsilon,
+                           .bias = config.bias,
+                           .gelu = config.exact_gelu() ? GeluApproximation::none : GeluApproximation::tanh,
                            .gen = gen};
   register_module("wte", std::make_shared<nn::Embedding>(config.vocab_size, config.n_embd, gen));
   register_module("wpe", std::make_shared<nn::Embedding>(config.n_positions, config.n_embd, gen));
   register_module("drop", std::make_shared<nn::Dropout>(config.dropout, gen));
   auto h = register_module("h", std::make_shared<nn::ModuleList>());
   for (int64_t i = 0; i < config.n_layer; ++i) h->push_back(std::make_shared<nn::Block>(o));
-  register_module("ln_f", std::make_shared<nn::LayerNorm>(config.n_embd, config.layer_norm_epsilon));
+  register_module("ln_f", std::make_shared<nn::LayerNorm>(config.n_embd, config.layer_norm_epsilon, true, config.bias));
 
   const double proj_std = 0.02 / std::sqrt(2.0 * static_cast<double>(config.n_layer));
   for (auto& [name, p] : named_parameters()) {

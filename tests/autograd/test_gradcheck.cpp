@@ -98,6 +98,8 @@ std::vector<Row> table() {
   row("tanh", "", [] { return Inputs{leaf_sliced({2, 2})}; }, [](const Inputs& x) { return tanh(x[0]); });
   row("relu", "", [] { return Inputs{away_from_kinks({3, 4})}; }, [](const Inputs& x) { return relu(x[0]); });
   row("gelu", "", [] { return Inputs{leaf_t({3, 4})}; }, [](const Inputs& x) { return gelu(x[0]); });
+  row("gelu", "exact", [] { return Inputs{leaf_sliced({3, 4})}; },
+      [](const Inputs& x) { return gelu(x[0], GeluApproximation::none); });
   row("sigmoid", "", [] { return Inputs{leaf({5})}; }, [](const Inputs& x) { return sigmoid(x[0]); });
   row("clamp", "both", [] { return Inputs{away_from_kinks({3, 4})}; },
       [](const Inputs& x) { return clamp(mul(x[0], 2.0), -0.5, 0.5); });

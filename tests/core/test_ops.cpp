@@ -103,6 +103,7 @@ Vec ref_mm(const Vec& a, const Vec& b, int64_t M, int64_t K, int64_t N) {
 double ref_gelu(double x) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
 }
+double ref_gelu_exact(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
 class Ops : public ::testing::TestWithParam<DType> {
  protected:
@@ -217,6 +218,7 @@ TEST_P(Ops, UnaryMath) {
   EXPECT_TRUE(all_close(tanh(x), map(xv, std::tanh), r, r));
   EXPECT_TRUE(all_close(relu(x), mapf(xv, [](double v) { return v > 0 ? v : 0; }), 0, 0));
   EXPECT_TRUE(all_close(gelu(x), mapf(xv, ref_gelu), r, r));
+  EXPECT_TRUE(all_close(gelu(x, GeluApproximation::none), mapf(xv, ref_gelu_exact), r, r));
   EXPECT_TRUE(all_close(sigmoid(x), mapf(xv, [](double v) { return 1 / (1 + std::exp(-v)); }), r, r));
   for (double p : {2.0, 3.0, 0.5, -1.0, 1.7, 1.0, 0.0, -0.5}) {
     SCOPED_TRACE(p);
@@ -1022,6 +1024,14 @@ TEST_P(Ops, GeluBackwardMatchesFiniteDifference) {
     want.push_back(gv[i] * (ref_gelu(xv[i] + h) - ref_gelu(xv[i] - h)) / (2 * h));
   }
   EXPECT_TRUE(all_close(gelu_backward(x, g), want, 1e-4, 1e-5));
+  Vec want_exact;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double h = 1e-6;
+    want_exact.push_back(gv[i] * (ref_gelu_exact(xv[i] + h) - ref_gelu_exact(xv[i] - h)) / (2 * h));
+  }
+  EXPECT_TRUE(all_close(gelu_backward(x, g, GeluApproximation::none), want_exact, 1e-4, 1e-5));
+  // The two differ (by up to ~1e-3 near |x| = 2), so the choice is not silently ignored.
+  EXPECT_GT(max(abs(sub(gelu(x), gelu(x, GeluApproximation::none)))).item<double>(), 1e-5);
 }
 
 // ---------------------------------------------------------------- threads

@@ -21,6 +21,11 @@ const std::string kDir = std::string(TERN_SOURCE_DIR) + "/tests/fixtures/tiny_gp
 
 double max_abs_diff(const Tensor& a, const Tensor& b) { return amax(abs(sub(a, b).to(kFloat64))).item<double>(); }
 double max_abs(const Tensor& a) { return amax(abs(a.to(kFloat64))).item<double>(); }
+nn::Module* find_module(const nn::Module& m, const std::string& dotted) {
+  for (auto& [name, mod] : m.named_modules())
+    if (name == dotted) return mod;
+  return nullptr;
+}
 
 nlohmann::json read_json(const std::string& path) {
   std::ifstream f(path);
@@ -110,6 +115,82 @@ TEST(GPT2, SaveHfRoundTrip) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(max_abs_diff(a[i].second, b[i].second), 0.0) << a[i].first;
   std::filesystem::remove_all(out);
+}
+
+TEST(GPT2, BiasFreeExactGeluVariantRoundTripsThroughHfLayout) {
+  // nanoGPT's variant: no biases, exact GELU. Saved in HF layout it carries zero biases
+  // (transformers needs them) and "bias": false, and reloads as the same bias-free model.
+  Generator g(3);
+  gpt2::Config c{.n_layer = 2, .n_head = 2, .n_embd = 32, .n_positions = 16, .vocab_size = 50};
+  c.bias = false;
+  c.activation_function = "gelu";
+  gpt2::GPT2 m(c, &g);
+  for (auto& [n, t] : m.named_parameters()) EXPECT_EQ(n.find(".bias"), std::string::npos) << n;
+  gpt2::Config with_bias = c;
+  with_bias.bias = true;
+  EXPECT_EQ(gpt2::GPT2(with_bias, &g).num_parameters() - m.num_parameters(), 2 * (3 * 32 + 32 + 4 * 32 + 32 + 2 * 32) + 32);
+  auto* act = dynamic_cast<nn::GELU*>(find_module(m, "h.0.mlp.gelu"));
+  ASSERT_NE(act, nullptr);
+  EXPECT_EQ(act->approximate, GeluApproximation::none);
+
+  const std::string out = testing::TempDir() + "/tern_gpt2_nobias";
+  gpt2::save_hf(m, out);
+  const auto cfg = read_json(out + "/config.json");
+  EXPECT_EQ(cfg.at("bias"), false);
+  EXPECT_EQ(cfg.at("activation_function"), "gelu");
+  auto f = io::SafetensorsFile::open(out + "/model.safetensors");
+  for (const char* k : {"transformer.h.1.attn.c_attn.bias", "transformer.h.0.mlp.c_proj.bias", "transformer.h.0.ln_2.bias",
+                        "transformer.ln_f.bias"}) {
+    ASSERT_TRUE(f.contains(k)) << k;
+  }
+  EXPECT_EQ(f.info("transformer.h.1.attn.c_attn.bias").shape, (std::vector<int64_t>{96}));
+  EXPECT_EQ(f.info("transformer.h.0.mlp.c_fc.bias").shape, (std::vector<int64_t>{128}));
+
+  auto again = gpt2::load_hf(out);
+  EXPECT_FALSE(again->config().bias);
+  EXPECT_TRUE(again->config().exact_gelu());
+  Tensor idx = from_vector<int64_t>({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  {
+    NoGradGuard ng;
+    m.eval();
+    again->eval();
+    EXPECT_EQ(max_abs_diff(m.forward(idx), again->forward(idx)), 0.0);
+    // Exact and tanh GELU give different logits from the same weights.
+    gpt2::Config tanh_cfg = c;
+    tanh_cfg.activation_function = "gelu_new";
+    gpt2::GPT2 t(tanh_cfg, &g);
+    t.load_state_dict(m.state_dict());
+    t.eval();
+    EXPECT_GT(max_abs_diff(m.forward(idx), t.forward(idx)), 1e-7);
+  }
+
+  // A bias the config calls absent but the file holds as non-zero (the model was
+  // trained on elsewhere) is kept: the model is built with biases instead.
+  auto st = io::load(out + "/model.safetensors", {.copy = true}).tensors;
+  st["transformer.h.0.ln_1.bias"] = full({32}, 0.5);
+  io::save(out + "/model.safetensors", st);
+  auto kept = gpt2::load_hf(out);
+  EXPECT_TRUE(kept->config().bias);
+  std::map<std::string, Tensor> p;
+  for (auto& [n, t] : kept->named_parameters()) p[n] = t;
+  EXPECT_EQ(p.at("h.0.ln_1.bias").select(0, 3).item<float>(), 0.5f);
+  std::filesystem::remove_all(out);
+}
+
+TEST(GPT2, ConfigRejectsUnknownActivation) {
+  try {
+    gpt2::Config::from_json(R"({"activation_function": "relu"})", "cfg.json");
+    FAIL() << "relu must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("activation_function 'relu'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos) << e.what();
+  }
+  try {
+    gpt2::Config::from_json(R"({"bias": "no"})", "cfg.json");
+    FAIL() << "a non-boolean bias must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'bias'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(GPT2, InitFollowsGpt2) {

@@ -60,13 +60,14 @@ std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, c
   const std::string st = dir + "/model.safetensors";
   std::error_code ec;
   TERN_CHECK(fs::exists(st, ec), where, "'", dir, "' has no model.safetensors");
-  auto model = std::make_shared<gpt2::GPT2>(cfg, gen);
   auto ckpt = io::load(st);
+  gpt2::match_bias_to_state(cfg, ckpt.tensors);
+  auto model = std::make_shared<gpt2::GPT2>(cfg, gen);
   try {
     // A BitNet checkpoint (Phase 4 output, or a QAT run's) says which layers are BitLinear.
     if (const auto layout = quant::bitnet_layout_from_metadata(ckpt.metadata, st))
       quant::apply_bitnet_layout(*model, *layout, st);
-    model->load_state_dict(gpt2::from_hf_state(ckpt.tensors, st));
+    model->load_state_dict(gpt2::from_hf_state(ckpt.tensors, st, cfg.bias));
   } catch (const Error& e) {
     TERN_FAIL(st, e.what());
   }

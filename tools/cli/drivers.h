@@ -27,6 +27,8 @@ struct TrainOptions {
   // What to train.
   std::string model = "tiny";  // preset (tiny|gpt2|medium|large|xl) or a Hugging Face config.json
   int64_t n_layer = 0, n_head = 0, n_embd = 0;  // > 0: override the preset (fresh models only)
+  bool no_bias = false;        // fresh models: no biases in linears and LayerNorms (nanoGPT's bias=False)
+  std::string activation;      // fresh models: gelu_new (tanh) | gelu (exact); "" = the config's
   std::string init;            // a Hugging Face-layout checkpoint directory to start from
   std::string data;            // text file; "" = default_data_dir()/tinyshakespeare/input.txt
   std::string tokenizer;       // bpe | char; "" = the --init checkpoint's, else bpe with --init, else char

@@ -109,6 +109,8 @@ const std::vector<Field>& fields() {
       field("n-layer", true, &TrainOptions::n_layer),
       field("n-head", true, &TrainOptions::n_head),
       field("n-embd", true, &TrainOptions::n_embd),
+      field("no-bias", true, &TrainOptions::no_bias),
+      field("activation", true, &TrainOptions::activation),
       field("init", true, &TrainOptions::init),
       field("data", true, &TrainOptions::data),
       field("tokenizer", true, &TrainOptions::tokenizer),
@@ -350,11 +352,12 @@ struct Trainer {
     load_data();
 
     // The model.
-    const bool have_overrides = o.n_layer > 0 || o.n_head > 0 || o.n_embd > 0;
+    const bool have_overrides = o.n_layer > 0 || o.n_head > 0 || o.n_embd > 0 || o.no_bias || !o.activation.empty();
     gen.manual_seed(derive_seed(o.seed, kStreamInit));
     if (!o.init.empty()) {
       TERN_CHECK(o.model == "tiny" || !given("model"), kWhere, "give either --model or --init, not both");
-      TERN_CHECK(!have_overrides, kWhere, "--n-layer/--n-head/--n-embd apply to a fresh model, not to --init");
+      TERN_CHECK(!have_overrides, kWhere,
+                 "--n-layer/--n-head/--n-embd/--no-bias/--activation apply to a fresh model, not to --init");
       model = load_model(o.init, &gen, kWhere, [&](gpt2::Config& c) {
         if (o.dropout >= 0) c.dropout = o.dropout;
       });
@@ -382,6 +385,8 @@ struct Trainer {
       if (o.n_layer > 0) c.n_layer = o.n_layer;
       if (o.n_head > 0) c.n_head = o.n_head;
       if (o.n_embd > 0) c.n_embd = o.n_embd;
+      if (o.no_bias) c.bias = false;
+      if (!o.activation.empty()) c.activation_function = o.activation;
       if (o.dropout >= 0) c.dropout = o.dropout;
       try {
         c.validate();
@@ -594,7 +599,7 @@ struct Trainer {
     const int64_t tokens_per_step = o.batch * o.block * o.grad_accum;
     out << (o.resume ? "resuming " : "training ") << "GPT-2 (" << cfg.n_layer << " layers, " << cfg.n_head
         << " heads, " << cfg.n_embd << " wide, " << cfg.n_positions << " positions, vocab " << cfg.vocab_size
-        << "): " << human_count(static_cast<double>(model->num_parameters())) << " parameters"
+        << (cfg.bias ? "" : ", no bias") << (cfg.exact_gelu() ? ", exact GELU" : "") << "): " << human_count(static_cast<double>(model->num_parameters())) << " parameters"
         << (o.resume ? " from step " + std::to_string(step) : o.init.empty() ? "" : ", from " + o.init) << "\n";
     out << "data: " << o.data << ", " << tok->kind() << " tokenizer (" << tok->vocab_size() << " tokens): "
         << grouped(ds->size(data::Split::train)) << " train / " << grouped(ds->size(data::Split::val))
@@ -716,6 +721,12 @@ void add_train(CLI::App& app) {
   add(cmd->add_option("--n-layer", o->n_layer, "override the preset's layer count"))->group("Model");
   add(cmd->add_option("--n-head", o->n_head, "override the preset's head count"))->group("Model");
   add(cmd->add_option("--n-embd", o->n_embd, "override the preset's width"))->group("Model");
+  add(cmd->add_flag("--no-bias", o->no_bias, "no biases in the linear layers and LayerNorms (nanoGPT's bias=False)"))
+      ->group("Model");
+  add(cmd->add_option("--activation", o->activation,
+                      "gelu_new (GPT-2's tanh GELU, the presets') or gelu (exact erf GELU, nanoGPT's)"))
+      ->check(CLI::IsMember({"gelu_new", "gelu_pytorch_tanh", "gelu"}))
+      ->group("Model");
   add(cmd->add_option("--init", o->init, "start from this checkpoint directory (config.json + model.safetensors)"))
       ->group("Model");
   add(cmd->add_flag("--bitnet", o->bitnet,
