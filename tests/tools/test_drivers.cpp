@@ -74,6 +74,48 @@ TEST(TrainDriver, ResumeIsBitIdentical) {
   EXPECT_EQ(ma, mb);
 }
 
+TEST(TrainDriver, NanoGptVariantTrainsResumesAndEvaluates) {
+  // --no-bias --activation gelu: the model has no biases and exact GELU, the checkpoint
+  // says so, resume keeps it (bit-identically) and eval reloads it.
+  TempDir dir("nobias");
+  const std::string data = small_text(dir);
+  auto variant = [&](const std::string& out, int64_t steps) {
+    TrainOptions o = small_run(data, out, steps);
+    o.no_bias = true;
+    o.activation = "gelu";
+    return o;
+  };
+  std::string log;
+  ASSERT_EQ(0, train(variant(dir / "straight", 8), &log));
+  EXPECT_NE(log.find("no bias, exact GELU"), std::string::npos) << log;
+  ASSERT_EQ(0, train(variant(dir / "split", 4)));
+  TrainOptions r = variant(dir / "split", 8);
+  r.resume = true;
+  r.given = {"steps"};
+  ASSERT_EQ(0, train(r));
+  expect_same_tensors(dir / "straight/checkpoint/model.safetensors", dir / "split/checkpoint/model.safetensors");
+
+  const auto cfg = nlohmann::json::parse(read_file(dir / "straight/checkpoint/config.json"));
+  EXPECT_EQ(cfg.at("bias"), false);
+  EXPECT_EQ(cfg.at("activation_function"), "gelu");
+  auto model = load_model(dir / "straight/checkpoint", nullptr, "test");
+  EXPECT_FALSE(model->config().bias);
+  EXPECT_TRUE(model->config().exact_gelu());
+  for (auto& [n, t] : model->named_parameters()) EXPECT_EQ(n.find(".bias"), std::string::npos) << n;
+
+  // Resuming with the other architecture is refused, naming the option.
+  TrainOptions bad = variant(dir / "split", 10);
+  bad.resume = true;
+  bad.activation = "gelu_new";
+  bad.given = {"steps", "activation"};
+  try {
+    train(bad);
+    ADD_FAILURE() << "resuming with another --activation must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("activation"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TrainDriver, SigintSavesACheckpointAndResumesExactly) {
   TempDir dir("sigint");
   const std::string data = small_text(dir);
