@@ -585,6 +585,33 @@ TEST_P(Ops, Matmul1D) {
   EXPECT_EQ(vals(vb), (Vec{10, 5, 4, 10, 5, 4}));
 }
 
+TEST_P(Ops, MatmulSingleRowOrColumnTakesEveryLayout) {
+  // One row (a decoded token) or one column goes through gemv: check every transpose
+  // combination and strided operands.
+  const int64_t K = 9;
+  for (const auto& [M, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 7}, {6, 1}, {1, 1}}) {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        SCOPED_TRACE(::testing::Message() << M << "x" << K << "x" << N << " ta " << ta << " tb " << tb);
+        Tensor a = ta ? rn({K, M}, 30).t() : rn({M, K}, 30);
+        Tensor b = tb ? rn({N, K}, 31).t() : rn({K, N}, 31);
+        EXPECT_TRUE(all_close(matmul(a, b), ref_mm(vals(a), vals(b), M, K, N), 1e-4, 1e-5));
+        // beta = 0 must overwrite whatever the output held, NaN included.
+        Tensor ac = a.contiguous(), bc = b.contiguous(), c = full({M, N}, std::nan(""), {.dtype = dt()});
+        backend_for(kCPU, "test").gemm(dt(), false, false, M, N, K, 1.0, ac.raw_data(), K, bc.raw_data(), N, 0.0,
+                                       c.raw_data(), N);
+        EXPECT_TRUE(all_close(c, ref_mm(vals(a), vals(b), M, K, N), 1e-4, 1e-5));
+        // A row/column window of a wider matrix (leading dimension > K).
+        Tensor wa = rn({M + 2, K + 3}, 32).narrow(0, 1, M).narrow(1, 2, K);
+        Tensor wb = rn({K + 1, N + 4}, 33).narrow(0, 1, K).narrow(1, 3, N);
+        EXPECT_TRUE(all_close(matmul(wa, wb), ref_mm(vals(wa), vals(wb), M, K, N), 1e-4, 1e-5));
+      }
+  }
+  // A decode step's shape: [1, 1, C] against a weight used through .t(), as in Linear.
+  Tensor x = rn({1, 1, 16}, 34), w = rn({40, 16}, 35);
+  EXPECT_TRUE(all_close(matmul(x, w.t()), ref_mm(vals(x), vals(w.t()), 1, 16, 40), 1e-4, 1e-5));
+}
+
 TEST_P(Ops, MatmulBatchedBroadcast) {
   const int64_t M = 4, K = 5, N = 6;
   Tensor a = rn({2, 1, M, K}, 12), b = rn({3, K, N}, 13);
