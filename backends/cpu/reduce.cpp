@@ -16,6 +16,7 @@ template <typename T>
 using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
 constexpr int64_t kLongRowChunk = int64_t{1} << 16;
+constexpr int64_t kFewRows = 8;
 
 // One row of length r: sum of x (or of x*x) in A.
 template <bool Square, typename T, typename A>
@@ -32,10 +33,10 @@ A row_sum(const T* p, int64_t r) {
 template <bool Square, typename T>
 void sum_kernel(const T* in, T* out, int64_t outer, int64_t r, int64_t inner) {
   using A = acc_t<T>;
-  if (inner == 1 && outer < num_threads() && r >= 2 * kLongRowChunk) {
+  if (inner == 1 && outer <= kFewRows && r >= 2 * kLongRowChunk) {
     // Few long rows (a whole-tensor sum, a gradient norm): split each row into fixed
-    // chunks summed in parallel, then add the partial sums in chunk order, so the
-    // result does not depend on the thread count.
+    // chunks summed in parallel, then add the partial sums in chunk order. Neither the
+    // path taken nor the chunks depend on the thread count, so neither does the result.
     const int64_t chunks = (r + kLongRowChunk - 1) / kLongRowChunk;
     std::vector<A> part(chunks);
     for (int64_t o = 0; o < outer; ++o) {

@@ -497,7 +497,7 @@ TEST(OpsInt, IntegerAndBoolSums) {
 
 TEST(OpsLongRows, WholeTensorSumAndNormAreExactAndThreadCountFree) {
   // Long rows take the chunked parallel path; partial sums are combined in chunk
-  // order, so 1 and 2 threads agree bit for bit, and f64 accumulation keeps f32 sums exact.
+  // order, so 1, 2 and 3 threads agree bit for bit, and f64 accumulation keeps f32 sums exact.
   Generator g(11);
   Tensor x = randn({3, 400000}, &g);
   double want_sum[3] = {0, 0, 0}, want_sq[3] = {0, 0, 0};
@@ -508,16 +508,20 @@ TEST(OpsLongRows, WholeTensorSumAndNormAreExactAndThreadCountFree) {
       want_sq[r] += static_cast<double>(p[r * 400000 + i]) * p[r * 400000 + i];
     }
   const int saved = num_threads();
-  std::vector<Tensor> sums, norms;
-  for (int t : {1, 2}) {
+  std::vector<Tensor> sums, norms, totals;
+  for (int t : {1, 2, 3}) {
     set_num_threads(t);
     sums.push_back(sum(x, {1}));
     norms.push_back(norm(x, {1}));
+    totals.push_back(stack({sum(x), norm(x)}));  // one row of 1.2M
   }
   set_num_threads(saved);
+  for (int t : {1, 2}) {
+    EXPECT_EQ(vals(sums[0]), vals(sums[t]));
+    EXPECT_EQ(vals(norms[0]), vals(norms[t]));
+    EXPECT_EQ(vals(totals[0]), vals(totals[t]));
+  }
   for (int r = 0; r < 3; ++r) {
-    EXPECT_EQ(sums[0].select(0, r).item<float>(), sums[1].select(0, r).item<float>());
-    EXPECT_EQ(norms[0].select(0, r).item<float>(), norms[1].select(0, r).item<float>());
     EXPECT_FLOAT_EQ(sums[0].select(0, r).item<float>(), static_cast<float>(want_sum[r]));
     EXPECT_FLOAT_EQ(norms[0].select(0, r).item<float>(), static_cast<float>(std::sqrt(want_sq[r])));
   }
