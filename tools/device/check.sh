@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The CUDA check for a bare GPU host that has nvcc, CMake and Ninja but none of our
+# Debian packages and no network (../shared/GPU_BUILD.md). On a machine with network,
+# first fill .deps/debs (git-ignored):
+#
+#   mkdir -p .deps/debs && (cd .deps/debs && apt-get download libopenblas0-openmp \
+#     libopenblas-openmp-dev libopenblas0-pthread libopenblas-pthread-dev libopenblas-dev libopenblas0 \
+#     libgfortran5 libgtest-dev libgmock-dev googletest libbenchmark-dev libbenchmark1debian \
+#     nlohmann-json3-dev libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 \
+#     libcli11-dev pkgconf-bin libpkgconf3 pkgconf pkg-config)
+#
+# then copy the checkout with .deps/ to the GPU host and run tools/device/check.sh there.
+# It unpacks the packages into .deps/root, builds with -DTERN_CUDA=ON into build-gpu,
+# runs the whole suite (the CUDA tests run instead of skipping) and prints a summary.
+# Full logs go to $OUT (default /tmp/tern-device).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+OUT=${OUT:-/tmp/tern-device}
+mkdir -p "$OUT"
+R=$PWD/.deps/root
+JOBS=${TERN_JOBS:-$(nproc)}
+
+ls .deps/debs/*.deb >/dev/null 2>&1 || { echo "check.sh: no .deps/debs/*.deb (see the comment at the top)" >&2; exit 1; }
+mkdir -p "$R"
+for f in .deps/debs/*.deb; do
+  if command -v dpkg >/dev/null; then
+    dpkg -x "$f" "$R"
+  else  # a .deb is an ar archive holding data.tar.*
+    tmp=$(mktemp -d) && (cd "$tmp" && ar x "$OLDPWD/$f") && tar -xf "$tmp"/data.tar.* -C "$R" && rm -rf "$tmp"
+  fi
+done
+export PATH=$R/usr/bin:$PATH
+export LD_LIBRARY_PATH=$R/usr/lib/x86_64-linux-gnu/openblas-openmp:$R/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export PKG_CONFIG_PATH=$R/usr/lib/x86_64-linux-gnu/pkgconfig:$R/usr/share/pkgconfig
+export PKG_CONFIG_SYSROOT_DIR=$R
+
+{ nvidia-smi -L; nvcc --version | tail -2; cmake --version | head -1; } 2>&1 | tee "$OUT/host.txt"
+
+step() {  # step NAME LOG COMMAND...: run, keep the log, say PASS/FAIL with the time
+  local name=$1 log=$2 t0=$SECONDS
+  shift 2
+  if "$@" >"$OUT/$log" 2>&1; then
+    printf '  PASS  %-28s %4ds  (%s)\n' "$name" $((SECONDS - t0)) "$log" | tee -a "$OUT/summary.txt"
+  else
+    printf '  FAIL  %-28s %4ds  (%s)\n' "$name" $((SECONDS - t0)) "$log" | tee -a "$OUT/summary.txt"
+    tail -40 "$OUT/$log"
+    return 1
+  fi
+}
+
+: >"$OUT/summary.txt"
+step configure configure.log cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTERN_CUDA=ON \
+  -DCMAKE_PREFIX_PATH="$R/usr" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" || exit 1
+grep -E "OpenBLAS|CUDA" "$OUT/configure.log" | head -5
+step build build.log cmake --build build-gpu -j "$JOBS" || exit 1
+step "suite (CUDA tests run)" ctest.log ctest --test-dir build-gpu -j 8 --output-on-failure
+rc=$?
+echo "CUDA tests:"
+grep -E "Test +#[0-9]+: (Cuda|Device)\." "$OUT/ctest.log" | sed 's/\.\.\.*/ /'
+grep -E "tests passed|tests failed" "$OUT/ctest.log"
+echo "summary:"
+cat "$OUT/summary.txt"
+exit $rc
