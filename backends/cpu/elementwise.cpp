@@ -144,20 +144,23 @@ void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const 
             case BinaryOp::mul: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::mul, x[i], y[i]); return;
             case BinaryOp::sub: for (int64_t i = 0; i < n; ++i) o[i] = arith(BinaryOp::sub, x[i], y[i]); return;
             case BinaryOp::gelu_backward:
-            case BinaryOp::gelu_erf_backward:
               if constexpr (is_real_v<T>) {
-                if (op == BinaryOp::gelu_backward) {
-                  TERN_SIMD_MATH()
-                  for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
-                } else {
-                  TERN_SIMD_MATH()
-                  for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf_grad(x[i], y[i]);
-                }
+                TERN_SIMD_MATH()
+                for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
                 return;
               }
-              [[fallthrough]];
-            default: for (int64_t i = 0; i < n; ++i) o[i] = arith(op, x[i], y[i]); return;
+              break;
+            case BinaryOp::gelu_erf_backward:
+              if constexpr (is_real_v<T>) {
+                TERN_SIMD_MATH()
+                for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf_grad(x[i], y[i]);
+                return;
+              }
+              break;
+            default: break;
           }
+          for (int64_t i = 0; i < n; ++i) o[i] = arith(op, x[i], y[i]);
+          return;
         }
         if (s[0] == ses && s[1] == ses && s[2] == 0) {
           const T c = *y;

@@ -123,14 +123,16 @@ void CpuBackend::reduce(ReduceOp op, DType dtype, const void* in, void* out, int
                   std::is_same_v<T, int8_t> || std::is_same_v<T, uint8_t>) {
       const T* x = static_cast<const T*>(in);
       T* y = static_cast<T*>(out);
-      if (op == ReduceOp::sum)
+      if (op == ReduceOp::sum) {
         sum_kernel<false, T>(x, y, outer, r, inner);
-      else if (op == ReduceOp::sum_squares && std::is_floating_point_v<T>)
-        sum_kernel<true, T>(x, y, outer, r, inner);
-      else if (op == ReduceOp::sum_squares)
-        TERN_FAIL("reduce", "sum of squares needs a floating dtype, got ", dtype_name(dtype_v<T>));
-      else
+      } else if (op == ReduceOp::sum_squares) {
+        if constexpr (std::is_floating_point_v<T>)
+          sum_kernel<true, T>(x, y, outer, r, inner);
+        else
+          TERN_FAIL("reduce", "sum of squares needs a floating dtype, got ", dtype_name(dtype_v<T>));
+      } else {
         extreme_kernel<T>(op == ReduceOp::max, x, y, indices, outer, r, inner);
+      }
     } else {
       TERN_FAIL("reduce", "no kernel for ", dtype_name(dtype_v<T>));
     }

@@ -62,8 +62,8 @@ Tensor reduce_kernel(const char* op, ReduceOp rop, const Tensor& x, const std::v
   Tensor out = empty(s, {.dtype = x.dtype(), .device = x.device()});
   if (indices) *indices = empty(s, {.dtype = kInt64, .device = x.device()});
   if (out.numel() == 0) return out;
-  TERN_CHECK(p.r > 0 || rop == ReduceOp::sum || rop == ReduceOp::sum_squares, op, "cannot reduce over an empty dim of shape ",
-             shape_str(x.shape()));
+  const bool sums = rop == ReduceOp::sum || rop == ReduceOp::sum_squares;  // 0 over an empty dim
+  TERN_CHECK(p.r > 0 || sums, op, "cannot reduce over an empty dim of shape ", shape_str(x.shape()));
   if (p.r == 0) return out.zero_();
   detail::backend_of(x, op).reduce(rop, x.dtype(), p.block.raw_data(), out.raw_data(),
                                    indices ? indices->data_ptr<int64_t>() : nullptr, p.outer, p.r, p.inner);

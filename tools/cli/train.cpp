@@ -599,7 +599,8 @@ struct Trainer {
     const int64_t tokens_per_step = o.batch * o.block * o.grad_accum;
     out << (o.resume ? "resuming " : "training ") << "GPT-2 (" << cfg.n_layer << " layers, " << cfg.n_head
         << " heads, " << cfg.n_embd << " wide, " << cfg.n_positions << " positions, vocab " << cfg.vocab_size
-        << (cfg.bias ? "" : ", no bias") << (cfg.exact_gelu() ? ", exact GELU" : "") << "): " << human_count(static_cast<double>(model->num_parameters())) << " parameters"
+        << (cfg.bias ? "" : ", no bias") << (cfg.exact_gelu() ? ", exact GELU" : "")
+        << "): " << human_count(static_cast<double>(model->num_parameters())) << " parameters"
         << (o.resume ? " from step " + std::to_string(step) : o.init.empty() ? "" : ", from " + o.init) << "\n";
     out << "data: " << o.data << ", " << tok->kind() << " tokenizer (" << tok->vocab_size() << " tokens): "
         << grouped(ds->size(data::Split::train)) << " train / " << grouped(ds->size(data::Split::val))
