@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+from torch_gpt import adamw, build_gpt
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +40,6 @@ def main():
         import torch
     except ImportError:
         sys.exit("torch is not installed (pip install torch); nothing to compare against")
-    nn, F = torch.nn, torch.nn.functional
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
@@ -50,62 +51,8 @@ def main():
     train_ids, val_ids = ids[:n_train], ids[n_train:]
     V, L, H, C, T, B = len(chars), 4, 4, 128, 64, 12
 
-    class Attention(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c_attn = nn.Linear(C, 3 * C, bias=args.bias)
-            self.c_proj = nn.Linear(C, C, bias=args.bias)
-
-        def forward(self, x):
-            b, t, _ = x.shape
-            q, k, v = self.c_attn(x).split(C, dim=2)
-            q, k, v = (z.view(b, t, H, C // H).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.c_proj(y.transpose(1, 2).reshape(b, t, C))
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1 = nn.LayerNorm(C, bias=args.bias)
-            self.attn = Attention()
-            self.ln_2 = nn.LayerNorm(C, bias=args.bias)
-            self.c_fc = nn.Linear(C, 4 * C, bias=args.bias)
-            self.c_proj = nn.Linear(4 * C, C, bias=args.bias)
-
-        def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            h = F.gelu(self.c_fc(self.ln_2(x)), approximate="none" if args.gelu == "exact" else "tanh")
-            return x + self.c_proj(h)
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = nn.Embedding(V, C)
-            self.wpe = nn.Embedding(T, C)
-            self.h = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C, bias=args.bias)
-            for name, p in self.named_parameters():
-                if name.endswith("bias"):
-                    nn.init.zeros_(p)
-                elif "ln_" in name:
-                    continue
-                elif name.endswith("c_proj.weight"):  # residual projections, GPT-2's 1/sqrt(2L)
-                    nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * L))
-                else:
-                    nn.init.normal_(p, 0.0, 0.02)
-
-        def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for blk in self.h:
-                x = blk(x)
-            logits = self.ln_f(x) @ self.wte.weight.t()  # lm_head tied to wte
-            return F.cross_entropy(logits.view(-1, V), targets.reshape(-1))
-
-    model = GPT()
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.99))
+    model = build_gpt(torch, V, L, H, C, T, bias=args.bias, exact_gelu=args.gelu == "exact")
+    opt = adamw(torch, model, lr=1e-3, betas=(0.9, 0.99))
 
     def lr_at(step, warmup=100, decay_steps=args.steps, lr=1e-3, min_lr=1e-4):
         if step < warmup:

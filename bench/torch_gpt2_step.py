@@ -10,7 +10,6 @@ benchmark binary for the same step and prints tern's time over torch's. Needs to
 """
 import argparse
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -18,57 +17,14 @@ import sys
 import tempfile
 import time
 
-
-def build_model(torch):
-    nn = torch.nn
-    F = torch.nn.functional
-    L, H, C, V, P = 12, 12, 768, 50257, 1024
-
-    class Block(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1 = nn.LayerNorm(C)
-            self.c_attn = nn.Linear(C, 3 * C)
-            self.c_proj = nn.Linear(C, C)
-            self.ln_2 = nn.LayerNorm(C)
-            self.c_fc = nn.Linear(C, 4 * C)
-            self.mlp_proj = nn.Linear(4 * C, C)
-
-        def forward(self, x):
-            B, T, _ = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
-            q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.c_proj(y.transpose(1, 2).reshape(B, T, C))
-            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
-
-    class GPT(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte = nn.Embedding(V, C)
-            self.wpe = nn.Embedding(P, C)
-            self.h = nn.ModuleList(Block() for _ in range(L))
-            self.ln_f = nn.LayerNorm(C)
-
-        def forward(self, idx, targets):
-            pos = torch.arange(idx.size(1))
-            x = self.wte(idx) + self.wpe(pos)
-            for b in self.h:
-                x = b(x)
-            logits = self.ln_f(x) @ self.wte.weight.t()
-            return F.cross_entropy(logits.view(-1, V), targets.view(-1))
-
-    return GPT()
+from torch_gpt import adamw, build_gpt
 
 
 def torch_step_seconds(torch, steps, threads):
     torch.manual_seed(0)
     torch.set_num_threads(threads)
-    model = build_model(torch)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    nodecay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": nodecay, "weight_decay": 0.0}],
-                            lr=6e-4, betas=(0.9, 0.95))
+    model = build_gpt(torch, vocab=50257, n_layer=12, n_head=12, n_embd=768, n_positions=1024)
+    opt = adamw(torch, model, lr=6e-4, betas=(0.9, 0.95))
     x = torch.randint(0, 50257, (4, 64))
     y = torch.randint(0, 50257, (4, 64))
     times = []
