@@ -45,6 +45,8 @@ Embedding::Embedding(int64_t num_embeddings, int64_t dim, Generator* gen) : Modu
 
 Tensor Embedding::forward(const Tensor& indices) { return embedding(weight, indices); }
 
+Tensor Embedding::project(const Tensor& x) { return matmul(x, weight.t()); }
+
 LayerNorm::LayerNorm(Shape normalized_shape, double eps_, bool affine, bool with_bias)
     : Module("LayerNorm"), eps(eps_), shape_(std::move(normalized_shape)) {
   if (affine) {

@@ -31,10 +31,20 @@ class Linear : public Module {
   int64_t in_, out_;
 };
 
-class Embedding : public Module {
+// A token embedding whose table also serves as the tied output projection, logits = x · tableᵀ
+// (GPT-2's lm_head). Embedding projects through matmul; quantized tables (quant::Int8Embedding)
+// through their own kernels.
+class TiedEmbedding {
+ public:
+  virtual ~TiedEmbedding() = default;
+  virtual Tensor project(const Tensor& x) = 0;
+};
+
+class Embedding : public Module, public TiedEmbedding {
  public:
   Embedding(int64_t num_embeddings, int64_t dim, Generator* gen = nullptr);  // N(0, 1) as torch
   Tensor forward(const Tensor& indices) override;
+  Tensor project(const Tensor& x) override;
   Tensor weight;
 };
 

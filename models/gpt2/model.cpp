@@ -53,7 +53,11 @@ Tensor GPT2::embed(const Tensor& idx, int64_t start_pos) {
   return child("drop")->forward(x);
 }
 
-Tensor GPT2::head(const Tensor& x) { return matmul(child("ln_f")->forward(x), wte().t()); }
+Tensor GPT2::head(const Tensor& x) {
+  auto* tied = dynamic_cast<nn::TiedEmbedding*>(child("wte").get());
+  TERN_CHECK(tied, "gpt2", "wte (", child("wte")->type_name(), ") cannot serve as the tied lm_head");
+  return tied->project(child("ln_f")->forward(x));
+}
 
 Output GPT2::forward(const Tensor& idx, const Tensor& targets) {
   Tensor x = embed(idx, 0);

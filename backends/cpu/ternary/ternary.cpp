@@ -1,0 +1,260 @@
+// Dispatch, packing, activation quantization, the scalar reference kernels and the threaded
+// linear layers (ternary.h documents the layouts).
+
+#include "ternary.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <tern/core/error.h>
+
+#include "../loops.h"
+
+namespace tern::cpu::ternary {
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return "scalar";
+    case Isa::avx2: return "avx2";
+    case Isa::avx512_vnni: return "avx512_vnni";
+  }
+  return "?";
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::scalar: return true;
+#if defined(__x86_64__)
+    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::avx512_vnni:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vnni");
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+namespace {
+Isa detect_isa() {
+  if (const char* env = std::getenv("TERN_ISA"); env && *env) {
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512_vnni})
+      if (std::strcmp(env, isa_name(i)) == 0) {
+        TERN_CHECK(isa_supported(i), "TERN_ISA", "'", env, "' is not supported by this CPU");
+        return i;
+      }
+    TERN_FAIL("TERN_ISA", "unknown instruction set '", env, "' (scalar, avx2 or avx512_vnni)");
+  }
+  if (isa_supported(Isa::avx512_vnni)) return Isa::avx512_vnni;
+  if (isa_supported(Isa::avx2)) return Isa::avx2;
+  return Isa::scalar;
+}
+}  // namespace
+
+Isa active_isa() {
+  static const Isa isa = detect_isa();
+  return isa;
+}
+
+// ---- packing
+
+std::vector<uint8_t> pack_i2(const int8_t* values, int64_t n, int64_t k) {
+  const int64_t rb = i2_row_bytes(k);
+  // Padding columns hold code 1 (the value 0).
+  std::vector<uint8_t> out(static_cast<size_t>(n * rb), 0x55);
+  for (int64_t i = 0; i < n; ++i) {
+    uint8_t* row = out.data() + i * rb;
+    const int8_t* v = values + i * k;
+    for (int64_t c = 0; c < k; ++c) {
+      TERN_CHECK(v[c] >= -1 && v[c] <= 1, "pack_i2", "value ", int(v[c]), " at [", i, ", ", c, "] is not ternary");
+      const int64_t b = c / kBlock, j = c % 64, s = (c % kBlock) / 64;
+      uint8_t& byte = row[b * 64 + j];
+      byte = static_cast<uint8_t>((byte & ~(3u << (2 * s))) | (static_cast<unsigned>(v[c] + 1) << (2 * s)));
+    }
+  }
+  return out;
+}
+
+void unpack_i2(const uint8_t* packed, int64_t n, int64_t k, int8_t* values) {
+  const int64_t rb = i2_row_bytes(k), kp = padded_k(k);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* row = packed + i * rb;
+    for (int64_t c = 0; c < kp; ++c) {
+      const int64_t b = c / kBlock, j = c % 64, s = (c % kBlock) / 64;
+      const int code = (row[b * 64 + j] >> (2 * s)) & 3;
+      TERN_CHECK(code != 3, "unpack_i2", "invalid code 3 in row ", i, ", column ", c);
+      if (c < k)
+        values[i * k + c] = static_cast<int8_t>(code - 1);
+      else
+        TERN_CHECK(code == 1, "unpack_i2", "non-zero padding in row ", i, ", column ", c);
+    }
+  }
+}
+
+// ---- activations
+
+void quantize_rows(const float* x, int64_t m, int64_t k, int64_t ldx, bool rmsnorm, double eps, bool want_u,
+                   QuantizedRows& out) {
+  out.m = m;
+  out.k = k;
+  out.kp = padded_k(k);
+  const int64_t kp = out.kp;
+  out.q.assign(static_cast<size_t>(m * kp), 0);
+  out.u.assign(want_u ? static_cast<size_t>(m * kp) : 0, 128);
+  out.sum.assign(static_cast<size_t>(m), 0);
+  out.scale.assign(static_cast<size_t>(m), 0.0f);
+  const float feps = static_cast<float>(eps);
+  parallel_for(m, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(k, 1)), [&](int64_t b, int64_t e) {
+    std::vector<float> norm(rmsnorm ? static_cast<size_t>(k) : 0);
+    for (int64_t r = b; r < e; ++r) {
+      const float* xr = x + r * ldx;
+      if (rmsnorm) {
+        // As rms_norm's composed ops: float squares summed in double, mean and rsqrt in float.
+        double ss = 0;
+        for (int64_t c = 0; c < k; ++c) ss += static_cast<double>(xr[c] * xr[c]);
+        const float mean = static_cast<float>(ss) / static_cast<float>(k);
+        const float rs = 1.0f / std::sqrt(mean + feps);
+        for (int64_t c = 0; c < k; ++c) norm[c] = xr[c] * rs;
+        xr = norm.data();
+      }
+      float amax = 0;
+      for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::abs(xr[c]));
+      const float s = 127.0f / std::max(amax, 1e-5f);
+      int8_t* qr = out.q.data() + r * kp;
+      int32_t sum = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        const float v = std::min(std::max(std::nearbyint(xr[c] * s), -128.0f), 127.0f);
+        qr[c] = static_cast<int8_t>(v);
+        sum += qr[c];
+      }
+      if (want_u) {
+        uint8_t* ur = out.u.data() + r * kp;
+        for (int64_t c = 0; c < k; ++c) ur[c] = static_cast<uint8_t>(qr[c] + 128);
+      }
+      out.sum[r] = sum;
+      out.scale[r] = s;
+    }
+  });
+}
+
+// ---- dot products
+
+namespace {
+// The scalar paths are the reference: they read the layouts value by value.
+void dots_i2_scalar(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int32_t* out, int64_t ldo) {
+  const int64_t kp = a.kp, rb = kp / 4;
+  for (int64_t r = 0; r < a.m; ++r) {
+    const int8_t* q = a.q.data() + r * kp;
+    for (int64_t i = i0; i < i1; ++i) {
+      const uint8_t* row = w + i * rb;
+      int32_t acc = 0;
+      for (int64_t b = 0; b < kp / kBlock; ++b)
+        for (int s = 0; s < 4; ++s)
+          for (int64_t j = 0; j < 64; ++j)
+            acc += (((row[b * 64 + j] >> (2 * s)) & 3) - 1) * q[b * kBlock + s * 64 + j];
+      out[r * ldo + (i - i0)] = acc;
+    }
+  }
+}
+
+void dots_i8_scalar(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int32_t* out,
+                    int64_t ldo) {
+  for (int64_t r = 0; r < a.m; ++r) {
+    const int8_t* q = a.q.data() + r * a.kp;
+    for (int64_t i = i0; i < i1; ++i) {
+      const int8_t* row = w8 + i * kp8;
+      int32_t acc = 0;
+      for (int64_t c = 0; c < kp8; ++c) acc += row[c] * q[c];
+      out[r * ldo + (i - i0)] = acc;
+    }
+  }
+}
+}  // namespace
+
+void dots_i2(Isa isa, const QuantizedRows& a, const uint8_t* w, int64_t k, int64_t i0, int64_t i1, int32_t* out,
+             int64_t ldo) {
+  TERN_CHECK(a.k == k && a.kp == padded_k(k), "ternary_linear", "activations have ", a.k, " columns, weights ", k);
+  TERN_CHECK(isa_supported(isa), "ternary_linear", isa_name(isa), " is not supported by this CPU");
+  switch (isa) {
+    case Isa::scalar: return dots_i2_scalar(a, w, i0, i1, out, ldo);
+    case Isa::avx2: return detail::dots_i2_avx2(a, w, i0, i1, out, ldo);
+    case Isa::avx512_vnni: return detail::dots_i2_avx512(a, w, i0, i1, out, ldo);
+  }
+}
+
+void dots_i8(Isa isa, const QuantizedRows& a, const int8_t* w8, const int32_t* wsum, int64_t k, int64_t i0,
+             int64_t i1, int32_t* out, int64_t ldo) {
+  TERN_CHECK(a.k == k && a.kp == padded_k(k), "int8_linear", "activations have ", a.k, " columns, weights ", k);
+  TERN_CHECK(isa_supported(isa), "int8_linear", isa_name(isa), " is not supported by this CPU");
+  const int64_t kp8 = padded_k8(k);
+  switch (isa) {
+    case Isa::scalar: return dots_i8_scalar(a, w8, kp8, i0, i1, out, ldo);
+    case Isa::avx2: return detail::dots_i8_avx2(a, w8, kp8, i0, i1, out, ldo);
+    case Isa::avx512_vnni:
+      TERN_CHECK(!a.u.empty(), "int8_linear", "the AVX-512 path needs the offset activations (want_u)");
+      return detail::dots_i8_avx512(a, w8, wsum, kp8, i0, i1, out, ldo);
+  }
+}
+
+// ---- layers
+
+namespace {
+// Runs body(i0, i1, dots) over output rows in groups of 4 (the kernels' row tile), threaded;
+// dots holds the chunk's [m, i1 - i0] integer products.
+template <typename Dots, typename Body>
+void for_row_chunks(int64_t m, int64_t n, int64_t kp, Dots&& dots, Body&& body) {
+  const int64_t groups = (n + 3) / 4;
+  const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(4 * kp * m, 1));
+  parallel_for(groups, grain, [&](int64_t g0, int64_t g1) {
+    const int64_t i0 = 4 * g0, i1 = std::min(n, 4 * g1);
+    std::vector<int32_t> d(static_cast<size_t>(m * (i1 - i0)));
+    dots(i0, i1, d.data());
+    body(i0, i1, d.data());
+  });
+}
+}  // namespace
+
+void linear_i2(const float* x, int64_t m, int64_t k, int64_t ldx, const uint8_t* w, int64_t n, float w_scale,
+               const float* bias, bool rmsnorm, double eps, float* y, int64_t ldy) {
+  if (m == 0 || n == 0) return;
+  const Isa isa = active_isa();
+  QuantizedRows a;
+  quantize_rows(x, m, k, ldx, rmsnorm, eps, false, a);
+  std::vector<float> inv(static_cast<size_t>(m));
+  for (int64_t r = 0; r < m; ++r) inv[r] = 1.0f / a.scale[r];
+  for_row_chunks(
+      m, n, a.kp, [&](int64_t i0, int64_t i1, int32_t* d) { dots_i2(isa, a, w, k, i0, i1, d, i1 - i0); },
+      [&](int64_t i0, int64_t i1, const int32_t* d) {
+        const int64_t cols = i1 - i0;
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t i = i0; i < i1; ++i) {
+            const float v = static_cast<float>(d[r * cols + (i - i0)]) * inv[r] * w_scale;
+            y[r * ldy + i] = bias ? v + bias[i] : v;
+          }
+      });
+}
+
+void linear_i8(const float* x, int64_t m, int64_t k, int64_t ldx, const int8_t* w8, const int32_t* wsum,
+               const float* w_scale, int64_t n, const float* bias, float* y, int64_t ldy) {
+  if (m == 0 || n == 0) return;
+  const Isa isa = active_isa();
+  QuantizedRows a;
+  quantize_rows(x, m, k, ldx, false, 0.0, isa == Isa::avx512_vnni, a);
+  std::vector<float> inv(static_cast<size_t>(m));
+  for (int64_t r = 0; r < m; ++r) inv[r] = 1.0f / a.scale[r];
+  for_row_chunks(
+      m, n, a.kp, [&](int64_t i0, int64_t i1, int32_t* d) { dots_i8(isa, a, w8, wsum, k, i0, i1, d, i1 - i0); },
+      [&](int64_t i0, int64_t i1, const int32_t* d) {
+        const int64_t cols = i1 - i0;
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t i = i0; i < i1; ++i) {
+            const float v = static_cast<float>(d[r * cols + (i - i0)]) * inv[r] * w_scale[i];
+            y[r * ldy + i] = bias ? v + bias[i] : v;
+          }
+      });
+}
+
+}  // namespace tern::cpu::ternary

@@ -1,0 +1,144 @@
+// AVX2 kernels (built with -mavx2 -mfma whatever the target; ternary.cpp calls them only when
+// the CPU has AVX2). ternary.h has the layouts.
+
+#include "ternary.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <type_traits>
+
+namespace tern::cpu::ternary::detail {
+
+namespace {
+
+inline int32_t hsum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// One block (256 columns) adds 8 vpmaddubsw results (each pair sum within ±512) in 16 bits
+// before widening: at most ±4096, far from saturation.
+template <int R, int T>
+void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t blocks, int32_t* out, int64_t ldo,
+             const int32_t* qsum) {
+  __m256i acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
+  const __m256i m3 = _mm256_set1_epi8(3);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int r = 0; r < R; ++r) {
+      __m256i c[8];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + 64 * b + 32 * h));
+        c[4 * h + 0] = _mm256_and_si256(v, m3);
+        c[4 * h + 1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
+        c[4 * h + 2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
+        c[4 * h + 3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
+      }
+      for (int t = 0; t < T; ++t) {
+        const int8_t* a = q + t * kp + kBlock * b;
+        __m256i s16 = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h)
+          for (int s = 0; s < 4; ++s) {
+            const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * s + 32 * h));
+            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c[4 * h + s], x));
+          }
+        acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(s16, ones));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]) - qsum[t];
+}
+
+template <int T>
+void rows_i2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int64_t t0, int32_t* out,
+             int64_t ldo) {
+  const int64_t kp = a.kp, rb = kp / 4, blocks = kp / kBlock;
+  const int8_t* q = a.q.data() + t0 * kp;
+  const int32_t* qs = a.sum.data() + t0;
+  int64_t i = i0;
+  for (; i + 4 <= i1; i += 4) tile_i2<4, T>(w + i * rb, rb, q, kp, blocks, out + (i - i0), ldo, qs);
+  for (; i < i1; ++i) tile_i2<1, T>(w + i * rb, rb, q, kp, blocks, out + (i - i0), ldo, qs);
+}
+
+// int8 weights: vpmaddubsw(|a|, sign(w, a)) = a·w per byte pair; |a| ≤ 128, |w| ≤ 127 keep each
+// pair sum within 16 bits, so every product is widened at once.
+template <int R, int T>
+void tile_i8(const int8_t* w, int64_t kp8, const int8_t* q, int64_t kp, int32_t* out, int64_t ldo) {
+  __m256i acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t c = 0; c < kp8; c += 32) {
+    __m256i x[T], ax[T];
+    for (int t = 0; t < T; ++t) {
+      x[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + t * kp + c));
+      ax[t] = _mm256_abs_epi8(x[t]);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * kp8 + c));
+      for (int t = 0; t < T; ++t) {
+        const __m256i p = _mm256_maddubs_epi16(ax[t], _mm256_sign_epi8(wv, x[t]));
+        acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(p, ones));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]);
+}
+
+template <int T>
+void rows_i8(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int64_t t0,
+             int32_t* out, int64_t ldo) {
+  const int8_t* q = a.q.data() + t0 * a.kp;
+  int64_t i = i0;
+  for (; i + 4 <= i1; i += 4) tile_i8<4, T>(w8 + i * kp8, kp8, q, a.kp, out + (i - i0), ldo);
+  for (; i < i1; ++i) tile_i8<1, T>(w8 + i * kp8, kp8, q, a.kp, out + (i - i0), ldo);
+}
+
+template <typename F>
+void over_tokens(int64_t m, F&& rows) {
+  int64_t t = 0;
+  for (; t + 4 <= m; t += 4) rows(t, std::integral_constant<int, 4>{});
+  switch (m - t) {
+    case 3: rows(t, std::integral_constant<int, 3>{}); break;
+    case 2: rows(t, std::integral_constant<int, 2>{}); break;
+    case 1: rows(t, std::integral_constant<int, 1>{}); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void dots_i2_avx2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int32_t* out, int64_t ldo) {
+  over_tokens(a.m, [&](int64_t t0, auto T) { rows_i2<decltype(T)::value>(a, w, i0, i1, t0, out + t0 * ldo, ldo); });
+}
+
+void dots_i8_avx2(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int32_t* out,
+                  int64_t ldo) {
+  over_tokens(a.m, [&](int64_t t0, auto T) {
+    rows_i8<decltype(T)::value>(a, w8, kp8, i0, i1, t0, out + t0 * ldo, ldo);
+  });
+}
+
+}  // namespace tern::cpu::ternary::detail
+
+#else  // not x86-64: isa_supported() never selects these
+
+#include <tern/core/error.h>
+
+namespace tern::cpu::ternary::detail {
+void dots_i2_avx2(const QuantizedRows&, const uint8_t*, int64_t, int64_t, int32_t*, int64_t) {
+  TERN_FAIL("ternary_linear", "AVX2 is not available on this architecture");
+}
+void dots_i8_avx2(const QuantizedRows&, const int8_t*, int64_t, int64_t, int64_t, int32_t*, int64_t) {
+  TERN_FAIL("int8_linear", "AVX2 is not available on this architecture");
+}
+}  // namespace tern::cpu::ternary::detail
+
+#endif
