@@ -29,6 +29,7 @@
 #include <tern/quant/compressed_model.h>
 #include <tern/quant/config.h>
 #include <tern/quant/convert.h>
+#include <tern/quant/packed.h>
 #include <tern/quant/packing.h>
 #include <tern/quant/phase4.h>
 #include <tern/quant/quant_ops.h>

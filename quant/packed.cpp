@@ -190,7 +190,10 @@ void check_embeddings_found(const std::vector<std::string>& wanted, const std::v
 PackReport pack_for_inference(nn::Module& model, const PackOptions& opts) {
   PackReport rep;
   for (const auto& r : nn::replace_modules(
-           model, [](const std::string&, const nn::Module& m) { return dynamic_cast<const BitLinear*>(&m); },
+           model,
+           [&](const std::string&, const nn::Module& m) {
+             return opts.pack_bitlinear && dynamic_cast<const BitLinear*>(&m);
+           },
            [](const std::string&, const nn::ModulePtr& m) {
              return PackedBitLinear::from_bitlinear(static_cast<const BitLinear&>(*m));
            }))
@@ -315,9 +318,12 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
     for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
     return s;
   };
-  TERN_CHECK(missing.empty(), path, "missing tensors: ", list(missing));
-  TERN_CHECK(unexpected.empty(), path, "unexpected tensors (is the model's BitNet layout the file's?): ",
-             list(unexpected));
+  if (!missing.empty() || !unexpected.empty()) {
+    std::string msg;
+    if (!missing.empty()) msg += "missing tensors: " + list(missing);
+    if (!unexpected.empty()) msg += std::string(msg.empty() ? "" : "; ") + "unexpected tensors: " + list(unexpected);
+    TERN_FAIL(path, msg, " (does the model have the file's BitNet layout?)");
+  }
   try {
     model.load_state_dict(rest, /*strict=*/false);
   } catch (const Error& e) {

@@ -75,6 +75,7 @@ class Int8Embedding : public nn::Module, public nn::TiedEmbedding {
 };
 
 struct PackOptions {
+  bool pack_bitlinear = true;  // BitLinear -> PackedBitLinear (pack_for_inference)
   // Embedding modules (dotted names) to hold as Int8Embedding; for GPT-2, "wte" (tied lm_head).
   std::vector<std::string> int8_embeddings;
 };

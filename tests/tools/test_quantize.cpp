@@ -213,3 +213,59 @@ TEST(QuantizeDriver, ClearErrorsAndNoHalfWrittenOutput) {
     EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
   }
 }
+
+TEST(QuantizeDriver, PackedAndDequantizedInferenceAgree) {
+  TempDir dir("quantize_packed");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  std::ostringstream log;
+  run_quantize(quick(p3, dir / "p4", 2), log);
+  const std::string out = dir / "p4";
+
+  auto eval_with = [&](const std::string& weights, const std::string& lm_head) {
+    EvalOptions e;
+    e.checkpoint = out;
+    e.data = data;
+    e.block = 16;
+    e.batch = 4;
+    e.max_batches = 3;
+    e.json = true;
+    e.weights = {.weights = weights, .lm_head = lm_head};
+    std::ostringstream elog;
+    const double loss = run_eval(e, elog).loss;
+    EXPECT_NE(elog.str().find("\"weights\":\"" + (weights == "auto" ? std::string("packed") : weights) + "\""),
+              std::string::npos)
+        << elog.str();
+    return loss;
+  };
+  const double packed = eval_with("auto", "fp32"), deq = eval_with("dequantized", "fp32");
+  EXPECT_NEAR(packed, deq, 1e-4 * deq);
+  EXPECT_EQ(eval_with("packed", "fp32"), packed);
+  EXPECT_NEAR(eval_with("auto", "int8"), packed, 2e-2 * packed);
+
+  auto greedy = [&](const std::string& weights) {
+    GenerateCliOptions g;
+    g.checkpoint = out;
+    g.prompt = "ROMEO:";
+    g.has_prompt = true;
+    g.max_new_tokens = 24;
+    g.temperature = 0;
+    g.weights.weights = weights;
+    std::ostringstream gout, gerr;
+    run_generate(g, gout, gerr);
+    EXPECT_NE(gerr.str().find(weights == "dequantized" ? "dequantized weights" : "packed weights"),
+              std::string::npos)
+        << gerr.str();
+    return gout.str();
+  };
+  EXPECT_EQ(greedy("auto"), greedy("dequantized"));
+
+  // --packed needs BitLinear layers; the Phase 3 model has none.
+  EvalOptions plain;
+  plain.checkpoint = p3;
+  plain.data = data;
+  plain.max_batches = 1;
+  plain.weights.weights = "packed";
+  std::ostringstream plog;
+  tern::testutil::expect_error([&] { run_eval(plain, plog); }, "has no BitLinear layers to pack");
+}

@@ -19,6 +19,9 @@
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/tokenizer/char_tokenizer.h>
 #include <tern/models/tokenizer/gpt2_tokenizer.h>
+#include <tern/nn/init.h>
+#include <tern/quant/bitlinear.h>
+#include <tern/quant/packed.h>
 #include <tern/quant/phase4.h>
 
 namespace fs = std::filesystem;
@@ -74,10 +77,75 @@ std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, c
   return model;
 }
 
-InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where) {
+namespace {
+
+bool has_bitlinear(const nn::Module& m) {
+  for (const auto& [n, mod] : m.named_modules())
+    if (dynamic_cast<const quant::BitLinear*>(mod)) return true;
+  return false;
+}
+
+// A Phase 4 directory straight into packed modules: the model is built without initialising
+// (every tensor comes from the file), so the fp32 BitLinear weights are never touched or kept.
+std::shared_ptr<gpt2::GPT2> load_model_packed(const std::string& dir, const std::string& where,
+                                              const quant::PackOptions& opts) {
+  const gpt2::Config cfg = read_config(dir, where);
+  const std::string st = dir + "/" + kTernaryFile;
+  std::shared_ptr<gpt2::GPT2> model;
+  try {
+    nn::init::SkipInitGuard skip;
+    model = std::make_shared<gpt2::GPT2>(cfg, nullptr);
+    const auto meta = io::SafetensorsFile::open(st).metadata();
+    const auto layout = quant::bitnet_layout_from_metadata(meta, st);
+    TERN_CHECK(layout, st, "has no BitNet layout (metadata '", quant::kBitNetMetadataKey, "')");
+    quant::apply_bitnet_layout(*model, *layout, st);
+  } catch (const Error& e) {
+    TERN_FAIL(where, e.what());
+  }
+  quant::load_packed(*model, st, opts);
+  return model;
+}
+
+}  // namespace
+
+void add_inference_weight_options(CLI::App& cmd, InferenceWeights& how) {
+  auto* packed = cmd.add_flag_callback(
+      "--packed", [&how] { how.weights = "packed"; },
+      "hold BitLinear layers packed (2 bits per weight, integer kernels); the default for a Phase 4 directory");
+  auto* deq = cmd.add_flag_callback(
+      "--dequantized", [&how] { how.weights = "dequantized"; },
+      "hold BitLinear layers as fp32 dequantized weights (model.safetensors), as in training");
+  packed->excludes(deq);
+  cmd.add_option("--lm-head", how.lm_head,
+                 "fp32, or int8: hold the tied wte/lm_head as int8 per row (smaller and faster, slightly lossy)")
+      ->check(CLI::IsMember({"fp32", "int8"}))
+      ->capture_default_str();
+}
+
+InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where,
+                                       const InferenceWeights& how) {
   InferenceCheckpoint c;
   c.dir = resolve_checkpoint_dir(path, where);
-  c.model = load_model(c.dir, nullptr, where);
+  std::error_code ec;
+  const bool has_ternary = fs::exists(c.dir + "/" + kTernaryFile, ec);
+  const bool packed = how.weights == "packed" || (how.weights == "auto" && has_ternary);
+  quant::PackOptions popts;
+  if (how.lm_head == "int8") popts.int8_embeddings = {"wte"};
+  TERN_CHECK(device == kCPU || (!packed && how.lm_head == "fp32"), where,
+             "packed and int8 weights run on the CPU only; use --dequantized --lm-head fp32 on ", device);
+  if (packed && has_ternary) {
+    c.model = load_model_packed(c.dir, where, popts);
+  } else {
+    {
+      nn::init::SkipInitGuard skip;  // the load below is strict: it fills every tensor
+      c.model = load_model(c.dir, nullptr, where);
+    }
+    TERN_CHECK(!packed || has_bitlinear(*c.model), where, "'", c.dir,
+               "' has no BitLinear layers to pack (--packed needs a BitNet checkpoint)");
+    popts.pack_bitlinear = packed;
+    if (packed || !popts.int8_embeddings.empty()) quant::pack_for_inference(*c.model, popts);
+  }
+  c.weights = packed ? "packed" : "dequantized";
   if (device != kCPU) c.model->to(device);
   c.model->eval();
   c.tokenizer = load_tokenizer(c.dir);

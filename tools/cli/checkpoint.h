@@ -19,9 +19,13 @@
 #include <memory>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include <tern/core/generator.h>
 #include <tern/models/gpt2/model.h>
 #include <tern/models/tokenizer/tokenizer.h>
+
+#include "drivers.h"
 
 namespace tern::cli {
 
@@ -29,6 +33,7 @@ inline constexpr const char* kStateFile = "tern_state.json";
 inline constexpr const char* kTokenizerFile = "tern_tokenizer.json";
 inline constexpr const char* kOptimizerFile = "optimizer.safetensors";
 inline constexpr const char* kCheckpointName = "checkpoint";
+inline constexpr const char* kTernaryFile = "model.ternary.safetensors";  // Phase 4's packed weights
 
 std::string read_text_file(const std::string& path, const std::string& where);
 
@@ -59,8 +64,12 @@ struct InferenceCheckpoint {
   std::string dir;
   std::shared_ptr<gpt2::GPT2> model;
   std::unique_ptr<Tokenizer> tokenizer;
+  std::string weights;  // what was used: "packed" or "dequantized"/"fp32" (as stored)
 };
-InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where);
+InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where,
+                                       const InferenceWeights& how = {});
+// Adds --packed / --dequantized / --lm-head to an inference subcommand.
+void add_inference_weight_options(CLI::App& cmd, InferenceWeights& how);
 
 // The text a checkpoint was trained on and its train fraction: the given ones, else the run
 // state's (tern_state.json), else tinyshakespeare and 0.9. Checks the file and the fraction.

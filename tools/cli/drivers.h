@@ -81,6 +81,18 @@ int run_train(TrainOptions opts, std::ostream& out);
 
 // ---- tern generate
 
+// How tern generate / tern eval hold a checkpoint's weights:
+//   weights "auto"         packed when the directory has model.ternary.safetensors (a Phase 4
+//                          output), else as stored
+//           "packed"       BitLinear layers as PackedBitLinear (2-bit weights, integer kernels):
+//                          from model.ternary.safetensors, else packed from the loaded model
+//           "dequantized"  model.safetensors as stored (BitLinear on fp32 weights)
+//   lm_head "fp32" | "int8"  int8 holds the tied wte/lm_head as quant::Int8Embedding (lossy)
+struct InferenceWeights {
+  std::string weights = "auto";
+  std::string lm_head = "fp32";
+};
+
 struct GenerateCliOptions {
   std::string checkpoint;  // tern's checkpoint dir or a transformers GPT-2 dir
   std::string prompt;      // "" = the tokenizer's <|endoftext|>, or "\n"
@@ -94,6 +106,7 @@ struct GenerateCliOptions {
   bool echo_prompt = true;
   bool stop_at_eot = true;
   std::string device = "cpu";
+  InferenceWeights weights;
 };
 
 // Streams the text to `out` (flushed per token) and the timing to `err`.
@@ -111,6 +124,7 @@ struct EvalOptions {
   int64_t max_batches = 0;      // 0 = the whole split
   bool json = false;
   std::string device = "cpu";
+  InferenceWeights weights;
 };
 
 struct EvalResult {

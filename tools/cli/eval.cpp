@@ -73,7 +73,7 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   TERN_CHECK(o.block >= 0, kWhere, "--block must be >= 0 (0: the model's n_positions), got ", o.block);
   TERN_CHECK(o.max_batches >= 0, kWhere, "--max-batches must be >= 0 (0: all), got ", o.max_batches);
   const Device device = parse_device(o.device, kWhere);
-  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere);
+  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere, o.weights);
   const std::string& dir = ck.dir;
   auto& model = ck.model;
   auto& tok = ck.tokenizer;
@@ -101,13 +101,15 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   if (o.json) {
     nlohmann::json j = {{"checkpoint", dir},   {"data", data},           {"split", o.split},
                         {"loss", r.loss},      {"perplexity", r.perplexity}, {"tokens", r.tokens},
-                        {"windows", r.windows}, {"block", block},         {"seconds", r.seconds}};
+                        {"windows", r.windows}, {"block", block},         {"seconds", r.seconds},
+                        {"weights", ck.weights}, {"lm_head", o.weights.lm_head}};
     out << j.dump() << "\n";
   } else {
     out << o.split << " loss " << fmt("%.4f", r.loss) << ", perplexity " << fmt("%.3f", r.perplexity) << "\n"
         << "  " << dir << " on " << data << " (" << o.split << " split): " << grouped(r.tokens)
         << " predicted tokens in " << grouped(r.windows) << " windows of up to " << block << ", "
-        << fmt("%.1f", r.seconds) << " s\n";
+        << fmt("%.1f", r.seconds) << " s (" << ck.weights << " weights"
+        << (o.weights.lm_head == "int8" ? ", int8 lm_head" : "") << ")\n";
   }
   out.flush();
   return r;
@@ -133,6 +135,7 @@ void add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA")->capture_default_str();
+  add_inference_weight_options(*cmd, o->weights);
   cmd->callback([o] { run_eval(*o, std::cout); });
 }
 

@@ -32,7 +32,7 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
   TERN_CHECK(o.top_p > 0 && o.top_p <= 1, kWhere, "--top-p must be in (0, 1], got ", o.top_p);
   TERN_CHECK(o.num_samples > 0, kWhere, "--num-samples must be positive, got ", o.num_samples);
   const Device device = parse_device(o.device, kWhere);
-  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere);
+  InferenceCheckpoint ck = open_for_inference(o.checkpoint, device, kWhere, o.weights);
   auto& model = ck.model;
   auto& tok = ck.tokenizer;
 
@@ -97,7 +97,9 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
       << fmt("%.1f", 1e3 * first_token_s / static_cast<double>(o.num_samples)) << " ms";
   if (decode_tokens > 0 && total_decode_s > 0)
     err << ", decode " << fmt("%.1f", static_cast<double>(decode_tokens) / total_decode_s) << " tokens/s";
-  err << " (" << device << ", " << num_threads() << (num_threads() == 1 ? " thread)\n" : " threads)\n");
+  err << " (" << device << ", " << ck.weights << " weights";
+  if (o.weights.lm_head == "int8") err << ", int8 lm_head";
+  err << ", " << num_threads() << (num_threads() == 1 ? " thread)\n" : " threads)\n");
   err.flush();
 }
 
@@ -120,6 +122,7 @@ void add_generate(CLI::App& app) {
   cmd->add_flag("!--no-echo", o->echo_prompt, "do not print the prompt before the continuation");
   cmd->add_flag("!--no-stop", o->stop_at_eot, "keep going after <|endoftext|>");
   cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA")->capture_default_str();
+  add_inference_weight_options(*cmd, o->weights);
   cmd->callback([o, cmd] {
     o->has_prompt = cmd->count("--prompt") > 0;
     run_generate(*o, std::cout, std::cerr);
