@@ -202,17 +202,26 @@ void dots_i8(Isa isa, const QuantizedRows& a, const int8_t* w8, const int32_t* w
 // ---- layers
 
 namespace {
-// Runs body(i0, i1, dots) over output rows in groups of 4 (the kernels' row tile), threaded;
-// dots holds the chunk's [m, i1 - i0] integer products.
-template <typename Dots, typename Body>
-void for_row_chunks(int64_t m, int64_t n, int64_t kp, Dots&& dots, Body&& body) {
+// Splits the output columns into threaded chunks of whole 4-row tiles. dots(i0, i1, out, ldo)
+// writes a chunk's integer products straight into y (as int32, y's row stride), and they are
+// turned into floats in place: no buffer of the size of y, which for an lm_head over a long
+// prompt would be large.
+template <typename Dots, typename Scale>
+void linear_from_dots(int64_t m, int64_t n, int64_t kp, float* y, int64_t ldy, const float* bias, Dots&& dots,
+                      Scale&& scale) {
   const int64_t groups = (n + 3) / 4;
   const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(4 * kp * m, 1));
   parallel_for(groups, grain, [&](int64_t g0, int64_t g1) {
     const int64_t i0 = 4 * g0, i1 = std::min(n, 4 * g1);
-    std::vector<int32_t> d(static_cast<size_t>(m * (i1 - i0)));
-    dots(i0, i1, d.data());
-    body(i0, i1, d.data());
+    dots(i0, i1, reinterpret_cast<int32_t*>(y) + i0, ldy);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t i = i0; i < i1; ++i) {
+        float& out = y[r * ldy + i];
+        int32_t d;
+        std::memcpy(&d, &out, sizeof d);
+        const float v = static_cast<float>(d) * scale(r, i);
+        out = bias ? v + bias[i] : v;
+      }
   });
 }
 }  // namespace
@@ -225,16 +234,10 @@ void linear_i2(const float* x, int64_t m, int64_t k, int64_t ldx, const uint8_t*
   quantize_rows(x, m, k, ldx, rmsnorm, eps, false, a);
   std::vector<float> inv(static_cast<size_t>(m));
   for (int64_t r = 0; r < m; ++r) inv[r] = 1.0f / a.scale[r];
-  for_row_chunks(
-      m, n, a.kp, [&](int64_t i0, int64_t i1, int32_t* d) { dots_i2(isa, a, w, k, i0, i1, d, i1 - i0); },
-      [&](int64_t i0, int64_t i1, const int32_t* d) {
-        const int64_t cols = i1 - i0;
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t i = i0; i < i1; ++i) {
-            const float v = static_cast<float>(d[r * cols + (i - i0)]) * inv[r] * w_scale;
-            y[r * ldy + i] = bias ? v + bias[i] : v;
-          }
-      });
+  linear_from_dots(
+      m, n, a.kp, y, ldy, bias,
+      [&](int64_t i0, int64_t i1, int32_t* out, int64_t ldo) { dots_i2(isa, a, w, k, i0, i1, out, ldo); },
+      [&](int64_t r, int64_t) { return inv[r] * w_scale; });
 }
 
 void linear_i8(const float* x, int64_t m, int64_t k, int64_t ldx, const int8_t* w8, const int32_t* wsum,
@@ -245,16 +248,10 @@ void linear_i8(const float* x, int64_t m, int64_t k, int64_t ldx, const int8_t* 
   quantize_rows(x, m, k, ldx, false, 0.0, isa == Isa::avx512_vnni, a);
   std::vector<float> inv(static_cast<size_t>(m));
   for (int64_t r = 0; r < m; ++r) inv[r] = 1.0f / a.scale[r];
-  for_row_chunks(
-      m, n, a.kp, [&](int64_t i0, int64_t i1, int32_t* d) { dots_i8(isa, a, w8, wsum, k, i0, i1, d, i1 - i0); },
-      [&](int64_t i0, int64_t i1, const int32_t* d) {
-        const int64_t cols = i1 - i0;
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t i = i0; i < i1; ++i) {
-            const float v = static_cast<float>(d[r * cols + (i - i0)]) * inv[r] * w_scale[i];
-            y[r * ldy + i] = bias ? v + bias[i] : v;
-          }
-      });
+  linear_from_dots(
+      m, n, a.kp, y, ldy, bias,
+      [&](int64_t i0, int64_t i1, int32_t* out, int64_t ldo) { dots_i8(isa, a, w8, wsum, k, i0, i1, out, ldo); },
+      [&](int64_t r, int64_t i) { return inv[r] * w_scale[i]; });
 }
 
 }  // namespace tern::cpu::ternary

@@ -33,7 +33,7 @@
 // s = 127 / max(max|x|, 1e-5), q = clamp(round_half_even(x·s), -128, 127).
 //
 // ---- Output
-// y[m, i] = (float(dot) · (1 / s[m])) · w_scale[i] + bias[i], in f32 and in that order.
+// y[m, i] = float(dot) · ((1 / s[m]) · w_scale[i]) + bias[i], in f32 and in that order.
 // The integer dot products are exact on every instruction-set path (tests compare them with
 // the scalar reference bit for bit), so paths differ in speed only.
 

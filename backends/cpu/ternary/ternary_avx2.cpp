@@ -31,6 +31,8 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < blocks; ++b) {
     for (int r = 0; r < R; ++r) {
+      // Decoding streams each weight once from memory: fetch the next tile of rows meanwhile.
+      _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * rb + 64 * b), _MM_HINT_T0);
       __m256i c[8];
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + 64 * b + 32 * h));
@@ -81,6 +83,7 @@ void tile_i8(const int8_t* w, int64_t kp8, const int8_t* q, int64_t kp, int32_t*
       ax[t] = _mm256_abs_epi8(x[t]);
     }
     for (int r = 0; r < R; ++r) {
+      if (c % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c), _MM_HINT_T0);
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * kp8 + c));
       for (int t = 0; t < T; ++t) {
         const __m256i p = _mm256_maddubs_epi16(ax[t], _mm256_sign_epi8(wv, x[t]));

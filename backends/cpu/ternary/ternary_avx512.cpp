@@ -34,6 +34,8 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
   const __m512i m3 = _mm512_set1_epi8(3);
   for (int64_t b = 0; b < blocks; ++b) {
     for (int r = 0; r < R; ++r) {
+      // Decoding streams each weight once from memory: fetch the next tile of rows meanwhile.
+      _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * rb + 64 * b), _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(w + r * rb + 64 * b);
       const __m512i c0 = _mm512_and_si512(v, m3);
       const __m512i c1 = _mm512_and_si512(_mm512_srli_epi16(v, 2), m3);
@@ -79,6 +81,8 @@ void tile_i8(const int8_t* w, int64_t kp8, const uint8_t* u, int64_t kp, const i
   int64_t c = 0;
   for (; c + 128 <= kp8; c += 128)
     for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c + 64), _MM_HINT_T0);
       const __m512i w0 = _mm512_loadu_si512(w + r * kp8 + c);
       const __m512i w1 = _mm512_loadu_si512(w + r * kp8 + c + 64);
       for (int t = 0; t < T; ++t) {
