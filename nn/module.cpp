@@ -209,7 +209,7 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     auto it = given.find(n);
     if (it == given.end()) continue;
     Tensor dst = t;
-    dst.copy_(it->second->to(dst.dtype()));
+    dst.copy_(*it->second);  // converts the dtype on the way, without a converted copy of the source
   }
 }
 
