@@ -163,6 +163,19 @@ TEST(QuantizeDriver, TrainFromScratchAsBitNet) {
   ASSERT_EQ(0, train(o, &tlog)) << tlog;
   EXPECT_NE(tlog.find("BitLinear"), std::string::npos) << tlog;
   EXPECT_EQ(count_bitlinear(*load_model(dir / "run/checkpoint", nullptr, "test")), 8);
+
+  // A BitNet training checkpoint has no packed file: --packed packs its latent weights in memory.
+  EvalOptions e;
+  e.checkpoint = dir / "run";
+  e.data = data;
+  e.block = 16;
+  e.max_batches = 2;
+  std::ostringstream elog;
+  const double as_trained = run_eval(e, elog).loss;
+  e.weights.weights = "packed";
+  const double packed = run_eval(e, elog).loss;
+  EXPECT_NEAR(packed, as_trained, 1e-4 * as_trained);
+  EXPECT_NE(elog.str().find("(packed weights)"), std::string::npos) << elog.str();
 }
 
 TEST(QuantizeDriver, ClearErrorsAndNoHalfWrittenOutput) {
