@@ -135,7 +135,9 @@ Int8Embedding::Int8Embedding(const Tensor& table) : nn::Module("Int8Embedding") 
   sum_ = register_buffer("weight_sum", sum, /*persistent=*/false);
 }
 
-Tensor Int8Embedding::forward(const Tensor& indices) {
+Tensor Int8Embedding::forward(const Tensor& indices) { return rows(indices); }
+
+Tensor Int8Embedding::rows(const Tensor& indices) const {
   TERN_CHECK(indices.defined() && (indices.dtype() == kInt64 || indices.dtype() == kInt32), "Int8Embedding",
              "indices must be i64 or i32");
   Tensor idx = indices.to(kCPU).to(kInt64).contiguous();
@@ -165,8 +167,7 @@ Tensor Int8Embedding::project(const Tensor& x) {
 }
 
 Tensor Int8Embedding::dequantized() const {
-  Tensor all = arange(0.0, static_cast<double>(num_), 1.0, {.dtype = kInt64});
-  return const_cast<Int8Embedding*>(this)->forward(all);
+  return rows(arange(0.0, static_cast<double>(num_), 1.0, {.dtype = kInt64}));
 }
 
 int64_t Int8Embedding::bytes() const { return num_ * dim_ + 4 * num_; }

@@ -70,6 +70,7 @@ class Int8Embedding : public nn::Module, public nn::TiedEmbedding {
   int64_t bytes() const;
 
  private:
+  Tensor rows(const Tensor& indices) const;  // q[indices] · s[indices]
   int64_t num_, dim_;
   Tensor q_, scale_, sum_;  // i8 [num, padded], f32 [num], i32 [num] (Σ q per row)
 };
