@@ -189,6 +189,32 @@ void binary_compare(BinaryOp op, const Shape& shape, const StridedArg& out, cons
       });
 }
 
+// A row-major destination filled from a column-major source ([rows, cols] with strides
+// (ld, 1) and (1, sld)): loading a Hugging Face Conv1D weight into a Linear, or contiguous() of
+// a transposed matrix. Element by element, one of the two sides strides through memory and
+// every access misses the cache; square tiles keep both sides' lines in cache.
+bool is_transpose(const Shape& shape, const StridedArg& dst, const StridedArg& src) {
+  return shape.size() == 2 && shape[0] > 1 && shape[1] > 1 && dst.strides[1] == 1 && dst.strides[0] >= shape[1] &&
+         src.strides[0] == 1 && src.strides[1] >= shape[0];
+}
+
+template <typename D, typename S>
+void transpose_copy(const Shape& shape, const StridedArg& dst, const StridedArg& src) {
+  constexpr int64_t kTile = 32;
+  const int64_t rows = shape[0], cols = shape[1], dld = dst.strides[0], sld = src.strides[1];
+  D* out = static_cast<D*>(dst.data);
+  const S* in = static_cast<const S*>(src.data);
+  const int64_t row_tiles = (rows + kTile - 1) / kTile;
+  parallel_for(row_tiles, std::max<int64_t>(1, kParallelGrain / (kTile * cols)), [=](int64_t tb, int64_t te) {
+    for (int64_t i0 = tb * kTile; i0 < std::min(rows, te * kTile); i0 += kTile)
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        const int64_t i1 = std::min(rows, i0 + kTile), j1 = std::min(cols, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j) out[i * dld + j] = convert<D>(in[i + j * sld]);
+      }
+  });
+}
+
 }  // namespace
 
 void CpuBackend::copy(const Shape& shape, const StridedArg& dst, const StridedArg& src) {
@@ -196,6 +222,7 @@ void CpuBackend::copy(const Shape& shape, const StridedArg& dst, const StridedAr
     using D = decltype(d);
     visit_dtype(src.dtype, [&](auto s0) {
       using S = decltype(s0);
+      if (is_transpose(shape, dst, src)) return transpose_copy<D, S>(shape, dst, src);
       for_each_strided<2>(shape, {static_cast<char*>(dst.data), static_cast<char*>(src.data)},
                           {&dst.strides, &src.strides}, {sizeof(D), sizeof(S)},
                           [](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {

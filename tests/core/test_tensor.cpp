@@ -313,6 +313,29 @@ TEST(Views, ExpandSqueezeUnsqueeze) {
   EXPECT_EQ(scalar_tensor(1.0).unsqueeze(0).shape(), (Shape{1}));
 }
 
+TEST(Views, TransposedCopiesOfEveryShapeAndDtype) {
+  // Matrices larger than the copy kernel's tiles, odd sizes, a transposed view of a wider
+  // matrix (leading stride > rows), and a dtype conversion on the way.
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{2, 3}, {37, 45}, {64, 64}, {65, 129}}) {
+    Tensor base = arange(0.0, static_cast<double>(rows * (cols + 3)), 1.0, {.dtype = kFloat32}).view({rows, cols + 3});
+    Tensor src = base.narrow(1, 1, cols).t();  // [cols, rows], strides (1, cols + 3)
+    for (DType to : {kFloat32, kFloat64, kFloat16, kInt64}) {
+      Tensor dst = empty({cols, rows}, {.dtype = to});
+      dst.copy_(src);
+      Tensor want = src.contiguous().to(to);
+      const std::vector<double> got = vals(dst), expect = vals(want);
+      ASSERT_EQ(got.size(), static_cast<size_t>(rows * cols));
+      for (int64_t i = 0; i < cols; ++i)
+        for (int64_t j = 0; j < rows; ++j) {
+          const double v = static_cast<double>(j * (cols + 3) + i + 1);
+          const double exact = to == kFloat16 ? static_cast<double>(static_cast<float>(Half(static_cast<float>(v)))) : v;
+          ASSERT_EQ(got[i * rows + j], exact) << rows << "x" << cols << " " << dtype_name(to) << " at " << i << "," << j;
+        }
+      EXPECT_EQ(got, expect);
+    }
+  }
+}
+
 TEST(Views, ContiguousAndReshapeOfNonContiguousCopies) {
   Tensor base = arange(6.0, {.dtype = kFloat32}).view({2, 3});
   EXPECT_TRUE(base.contiguous().is_same(base));
