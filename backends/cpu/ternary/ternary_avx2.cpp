@@ -25,15 +25,19 @@ template <int R, int T>
 void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t blocks, int32_t* out, int64_t ldo,
              const int32_t* qsum) {
   __m256i acc[R][T];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
   const __m256i m3 = _mm256_set1_epi8(3);
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < blocks; ++b) {
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       // Decoding streams each weight once from memory: fetch the next tile of rows meanwhile.
       _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * rb + 64 * b), _MM_HINT_T0);
       __m256i c[8];
+      #pragma GCC unroll 16
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * rb + 64 * b + 32 * h));
         c[4 * h + 0] = _mm256_and_si256(v, m3);
@@ -41,10 +45,13 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
         c[4 * h + 2] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3);
         c[4 * h + 3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
       }
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const int8_t* a = q + t * kp + kBlock * b;
         __m256i s16 = _mm256_setzero_si256();
+        #pragma GCC unroll 16
         for (int h = 0; h < 2; ++h)
+          #pragma GCC unroll 16
           for (int s = 0; s < 4; ++s) {
             const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 64 * s + 32 * h));
             s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(c[4 * h + s], x));
@@ -53,7 +60,9 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
       }
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]) - qsum[t];
 }
 
@@ -73,25 +82,32 @@ void rows_i2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, i
 template <int R, int T>
 void tile_i8(const int8_t* w, int64_t kp8, const int8_t* q, int64_t kp, int32_t* out, int64_t ldo) {
   __m256i acc[R][T];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
   const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t c = 0; c < kp8; c += 32) {
     __m256i x[T], ax[T];
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       x[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + t * kp + c));
       ax[t] = _mm256_abs_epi8(x[t]);
     }
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       if (c % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c), _MM_HINT_T0);
       const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * kp8 + c));
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const __m256i p = _mm256_maddubs_epi16(ax[t], _mm256_sign_epi8(wv, x[t]));
         acc[r][t] = _mm256_add_epi32(acc[r][t], _mm256_madd_epi16(p, ones));
       }
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]);
 }
 

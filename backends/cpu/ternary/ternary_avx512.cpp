@@ -28,11 +28,15 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
              const int32_t* qsum) {
   constexpr int A = T == 1 ? 2 : 1;
   __m512i acc[R][T][A];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t)
+      #pragma GCC unroll 16
       for (int a = 0; a < A; ++a) acc[r][t][a] = _mm512_setzero_si512();
   const __m512i m3 = _mm512_set1_epi8(3);
   for (int64_t b = 0; b < blocks; ++b) {
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       // Decoding streams each weight once from memory: fetch the next tile of rows meanwhile.
       _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * rb + 64 * b), _MM_HINT_T0);
@@ -41,6 +45,7 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
       const __m512i c1 = _mm512_and_si512(_mm512_srli_epi16(v, 2), m3);
       const __m512i c2 = _mm512_and_si512(_mm512_srli_epi16(v, 4), m3);
       const __m512i c3 = _mm512_and_si512(_mm512_srli_epi16(v, 6), m3);
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const int8_t* a = q + t * kp + kBlock * b;
         acc[r][t][0] = _mm512_dpbusd_epi32(acc[r][t][0], c0, _mm512_loadu_si512(a));
@@ -50,7 +55,9 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
       }
     }
   }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       __m512i s = acc[r][t][0];
       if constexpr (A == 2) s = _mm512_add_epi32(s, acc[r][t][1]);
@@ -75,28 +82,37 @@ void tile_i8(const int8_t* w, int64_t kp8, const uint8_t* u, int64_t kp, const i
              int64_t ldo) {
   constexpr int A = T == 1 ? 2 : 1;
   __m512i acc[R][T][A];
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t)
+      #pragma GCC unroll 16
       for (int a = 0; a < A; ++a) acc[r][t][a] = _mm512_setzero_si512();
   int64_t c = 0;
   for (; c + 128 <= kp8; c += 128)
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(w + (R + r) * kp8 + c + 64), _MM_HINT_T0);
       const __m512i w0 = _mm512_loadu_si512(w + r * kp8 + c);
       const __m512i w1 = _mm512_loadu_si512(w + r * kp8 + c + 64);
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         acc[r][t][0] = _mm512_dpbusd_epi32(acc[r][t][0], _mm512_loadu_si512(u + t * kp + c), w0);
         acc[r][t][A - 1] = _mm512_dpbusd_epi32(acc[r][t][A - 1], _mm512_loadu_si512(u + t * kp + c + 64), w1);
       }
     }
   for (; c < kp8; c += 64)
+    #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const __m512i w0 = _mm512_loadu_si512(w + r * kp8 + c);
+      #pragma GCC unroll 16
       for (int t = 0; t < T; ++t)
         acc[r][t][0] = _mm512_dpbusd_epi32(acc[r][t][0], _mm512_loadu_si512(u + t * kp + c), w0);
     }
+  #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       __m512i s = acc[r][t][0];
       if constexpr (A == 2) s = _mm512_add_epi32(s, acc[r][t][1]);
