@@ -39,6 +39,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace tern::cpu::ternary {
@@ -94,6 +95,20 @@ void linear_i8(const float* x, int64_t m, int64_t k, int64_t ldx, const int8_t* 
 
 // ---- per-path kernels (ternary_avx2.cpp, ternary_avx512.cpp), behind dots_i2 / dots_i8
 namespace detail {
+// Calls rows(t0, std::integral_constant<int, T>) over activation rows in tiles of T <= 4, so
+// that each tile size is its own unrolled kernel.
+template <typename F>
+void over_tokens(int64_t m, F&& rows) {
+  int64_t t = 0;
+  for (; t + 4 <= m; t += 4) rows(t, std::integral_constant<int, 4>{});
+  switch (m - t) {
+    case 3: rows(t, std::integral_constant<int, 3>{}); break;
+    case 2: rows(t, std::integral_constant<int, 2>{}); break;
+    case 1: rows(t, std::integral_constant<int, 1>{}); break;
+    default: break;
+  }
+}
+
 void dots_i2_avx2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int32_t* out, int64_t ldo);
 void dots_i2_avx512(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int32_t* out, int64_t ldo);
 void dots_i8_avx2(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int32_t* out,

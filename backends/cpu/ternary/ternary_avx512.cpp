@@ -6,7 +6,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include <type_traits>
 
 namespace tern::cpu::ternary::detail {
 
@@ -127,19 +126,6 @@ void rows_i8(const QuantizedRows& a, const int8_t* w8, const int32_t* wsum, int6
   int64_t i = i0;
   for (; i + 4 <= i1; i += 4) tile_i8<4, T>(w8 + i * kp8, kp8, u, a.kp, wsum + i, out + (i - i0), ldo);
   for (; i < i1; ++i) tile_i8<1, T>(w8 + i * kp8, kp8, u, a.kp, wsum + i, out + (i - i0), ldo);
-}
-
-// Calls rows(t0, T) over the activation rows in tiles of up to 4.
-template <typename F>
-void over_tokens(int64_t m, F&& rows) {
-  int64_t t = 0;
-  for (; t + 4 <= m; t += 4) rows(t, std::integral_constant<int, 4>{});
-  switch (m - t) {
-    case 3: rows(t, std::integral_constant<int, 3>{}); break;
-    case 2: rows(t, std::integral_constant<int, 2>{}); break;
-    case 1: rows(t, std::integral_constant<int, 1>{}); break;
-    default: break;
-  }
 }
 
 }  // namespace
