@@ -5,6 +5,8 @@
 // except for values only the kernel reads (indices, targets), which they report back.
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include <tern/core/allocator.h>
 #include <tern/core/device.h>
@@ -139,5 +141,18 @@ int cuda_device_count();
 // Set from TERN_NUM_THREADS at start-up; governs OpenMP loops and OpenBLAS.
 int num_threads();
 void set_num_threads(int n);
+
+// What this build runs with, for `tern info` and bug reports.
+struct BuildInfo {
+  std::string version;         // tern's version
+  std::string git_revision;    // of the source tree when the build was configured ("" if unknown)
+  bool native = false;         // built for this machine's CPU (-march=native)
+  bool cuda = false;           // the CUDA backend is compiled in
+  std::string blas;            // OpenBLAS's own description of its build
+  std::string blas_threading;  // "OpenMP", "pthreads" or "sequential"
+  std::string cpu_kernels;     // instruction set the integer inference kernels use here
+  std::vector<std::string> cpu_features;  // of avx2, fma, avx512f, avx512bw, avx512vnni: those this CPU has
+};
+BuildInfo build_info();
 
 }  // namespace tern

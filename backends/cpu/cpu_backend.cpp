@@ -1,4 +1,5 @@
 #include "cpu_backend.h"
+#include "ternary/ternary.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -176,6 +177,33 @@ void set_num_threads(int n) {
   TERN_CHECK(n > 0, "set_num_threads", "thread count must be positive, got ", n);
   thread_setting() = n;
   openblas_set_num_threads(n);
+}
+
+BuildInfo build_info() {
+  BuildInfo b;
+  b.version = TERN_VERSION;
+  b.git_revision = TERN_GIT_REVISION;
+#ifdef TERN_NATIVE_BUILD
+  b.native = true;
+#endif
+#ifdef TERN_WITH_CUDA
+  b.cuda = true;
+#endif
+  if (const char* c = openblas_get_config()) b.blas = c;
+  switch (openblas_get_parallel()) {
+    case 0: b.blas_threading = "sequential"; break;
+    case 1: b.blas_threading = "pthreads"; break;
+    default: b.blas_threading = "OpenMP"; break;
+  }
+  b.cpu_kernels = cpu::ternary::isa_name(cpu::ternary::active_isa());
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) b.cpu_features.push_back("avx2");
+  if (__builtin_cpu_supports("fma")) b.cpu_features.push_back("fma");
+  if (__builtin_cpu_supports("avx512f")) b.cpu_features.push_back("avx512f");
+  if (__builtin_cpu_supports("avx512bw")) b.cpu_features.push_back("avx512bw");
+  if (__builtin_cpu_supports("avx512vnni")) b.cpu_features.push_back("avx512vnni");
+#endif
+  return b;
 }
 
 }  // namespace tern

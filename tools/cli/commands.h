@@ -3,6 +3,8 @@
 // and does its work in the subcommand's callback. Failures throw tern::Error; main()
 // prints the message and exits non-zero.
 
+#include <string>
+
 namespace CLI {
 class App;
 }
@@ -15,5 +17,8 @@ void add_generate(CLI::App& app);  // generate.cpp
 void add_eval(CLI::App& app);      // eval.cpp
 void add_quantize(CLI::App& app);  // quantize.cpp
 void add_tokenize(CLI::App& app);
+void add_info(CLI::App& app);  // info.cpp
+// "tern 0.1.0 (revision)", for --version.
+std::string version_line();
 
 }  // namespace tern::cli

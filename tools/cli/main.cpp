@@ -6,6 +6,7 @@
 //   tern eval CHECKPOINT           val loss and perplexity of a checkpoint
 //   tern quantize --model CKPT     Phase 4: BitNet b1.58 conversion, QAT, packed + FP16 outputs
 //   tern tokenize [--decode]       text <-> token ids (GPT-2 BPE or char), as a JSON array
+//   tern info [--json]             version, BLAS, threads, CPU features and kernels, GPUs
 
 #include <exception>
 #include <iostream>
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   tern::cli::add_eval(app);
   tern::cli::add_quantize(app);
   tern::cli::add_tokenize(app);
+  tern::cli::add_info(app);
+  app.set_version_flag("--version", tern::cli::version_line());
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
   } catch (const CLI::ParseError& e) {

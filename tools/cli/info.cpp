@@ -1,0 +1,97 @@
+// tern info: what this build and this machine run with, the first thing a bug report needs.
+//
+//   tern info          human-readable
+//   tern info --json   one JSON object
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <tern/backends/backend.h>
+
+#include "commands.h"
+
+namespace tern::cli {
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+nlohmann::json info_json() {
+  const BuildInfo b = build_info();
+  const int gpus = cuda_available() ? cuda_device_count() : 0;
+  return {{"version", b.version},
+          {"git_revision", b.git_revision},
+          {"native", b.native},
+          {"blas", b.blas},
+          {"blas_threading", b.blas_threading},
+          {"threads", num_threads()},
+          {"tern_num_threads", env_or("TERN_NUM_THREADS", "")},
+          {"omp_wait_policy", env_or("OMP_WAIT_POLICY", "")},
+          {"cpu", cpu_model()},
+          {"cpu_features", b.cpu_features},
+          {"cpu_kernels", b.cpu_kernels},
+          {"cuda_compiled", b.cuda},
+          {"cuda_devices", gpus},
+          {"mpi", false}};
+}
+
+}  // namespace
+
+std::string version_line() {
+  const BuildInfo b = build_info();
+  return "tern " + b.version + (b.git_revision.empty() ? "" : " (" + b.git_revision + ")");
+}
+
+void add_info(CLI::App& app) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(
+      "info", "Print the version, the BLAS and its threading, the thread count, the CPU features and kernels in use, "
+              "and the GPUs the CUDA backend sees (start a bug report with this)");
+  cmd->add_flag("--json", *json, "print one JSON object");
+  cmd->callback([json] {
+    const nlohmann::json j = info_json();
+    if (*json) {
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::string features;
+    for (const auto& f : j["cpu_features"]) features += (features.empty() ? "" : " ") + f.get<std::string>();
+    std::cout << version_line() << (j["native"] ? ", built for this CPU (-march=native)" : ", portable build") << "\n"
+              << "BLAS      " << j["blas"].get<std::string>() << " (" << j["blas_threading"].get<std::string>()
+              << " threading)\n"
+              << "threads   " << j["threads"].get<int>() << " (TERN_NUM_THREADS="
+              << (j["tern_num_threads"] == "" ? "unset" : j["tern_num_threads"].get<std::string>())
+              << ", OMP_WAIT_POLICY="
+              << (j["omp_wait_policy"] == "" ? "unset" : j["omp_wait_policy"].get<std::string>()) << ")\n"
+              << "CPU       " << j["cpu"].get<std::string>() << "\n"
+              << "features  " << (features.empty() ? "none of avx2/avx512" : features)
+              << "; ternary/int8 kernels: " << j["cpu_kernels"].get<std::string>() << "\n"
+              << "CUDA      "
+              << (j["cuda_compiled"] ? std::to_string(j["cuda_devices"].get<int>()) + " device(s) visible"
+                                     : std::string("not compiled in"))
+              << "\n"
+              << "MPI       not compiled in\n";
+  });
+}
+
+}  // namespace tern::cli
