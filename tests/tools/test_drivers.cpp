@@ -364,7 +364,13 @@ TEST(CheckpointDir, ReplacesAtomicallyAndCleansUp) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
   EXPECT_EQ(entries, 1);
-  fs::create_directories(dir / "checkpoint.tmp-1-0");
+  // Left by a crashed writer: removed. Another live writer's (the parent process stands in for one): kept.
+  const std::string dead = dir / ("checkpoint.tmp-" + std::to_string(dead_pid()) + "-0");
+  const std::string aside = dead + ".old";
+  const std::string live = dir / ("checkpoint.tmp-" + std::to_string(::getppid()) + "-0");
+  for (const auto& d : {dead, aside, live}) fs::create_directories(d);
   remove_stale_checkpoint_temps(dir.path.string());
-  EXPECT_FALSE(fs::exists(dir / "checkpoint.tmp-1-0"));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(aside));
+  EXPECT_TRUE(fs::exists(live));
 }

@@ -155,6 +155,7 @@ struct QuantizeOptions {
   double train_fraction = -1;  // <= 0: the training run's, else 0.9
   std::string device = "cpu";
   bool overwrite = false;
+  bool strict = false;      // an --exclude pattern that matches no module is an error, not a warning
   std::set<std::string> given;  // flag names without dashes
 };
 

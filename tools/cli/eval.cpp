@@ -129,7 +129,7 @@ void add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--train-fraction", o->train_fraction,
                   "where the val split starts (default: the training run's, else 0.9)");
-  cmd->add_option("--block", o->block, "window length (default: the model's n_positions)");
+  cmd->add_option("--block", o->block, "window length (default 0: the model's n_positions)");
   cmd->add_option("--batch", o->batch, "windows per forward pass")->capture_default_str();
   cmd->add_option("--max-batches", o->max_batches, "stop after this many batches (0: the whole split)")
       ->capture_default_str();
