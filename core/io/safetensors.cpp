@@ -54,6 +54,27 @@ struct Fd {
   }
 };
 
+// Opens a regular file for reading and returns its size. A FIFO or a device is refused before it is opened
+// (opening a FIFO blocks until a writer appears), and O_NONBLOCK covers one swapped in between.
+int open_regular(const std::string& path, uint64_t& size) {
+  struct stat st {};
+  TERN_CHECK(::stat(path.c_str(), &st) == 0, path, "cannot open: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file (",
+             S_ISDIR(st.st_mode)                           ? "a directory"
+             : S_ISFIFO(st.st_mode)                        ? "a FIFO"
+             : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                           : "a socket",
+             ")");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  TERN_CHECK(fd >= 0, path, "cannot open: ", errno_str(errno));
+  Fd guard(fd);
+  TERN_CHECK(::fstat(fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
+  size = static_cast<uint64_t>(st.st_size);
+  guard.fd = -1;
+  return fd;
+}
+
 bool all_zero_or_one(const uint8_t* p, size_t n) {
   uint8_t acc = 0;
   for (size_t i = 0; i < n; ++i) acc |= p[i];
@@ -67,12 +88,7 @@ bool all_zero_or_one(const uint8_t* p, size_t n) {
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
-  struct stat st {};
-  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
-  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
-  f.size_ = static_cast<uint64_t>(st.st_size);
+  Fd fd(open_regular(path, f.size_));
   auto m = std::make_shared<Mapping>();
   if (f.size_ > 0) {
     // Private and writable: views may be written in place (copy-on-write, the file never
@@ -201,12 +217,8 @@ void read_exact(int fd, void* dst, size_t n, uint64_t offset, const std::string&
 // made, so nothing is faulted in twice, and a file cut short while being read is an error
 // rather than a SIGBUS.
 Checkpoint load_copies(const std::string& path, const LoadOptions& options) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
-  struct stat st {};
-  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
-  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
-  const auto size = static_cast<uint64_t>(st.st_size);
+  uint64_t size = 0;
+  Fd fd(open_regular(path, size));
   uint8_t first[8] = {};
   read_exact(fd.fd, first, static_cast<size_t>(std::min<uint64_t>(size, 8)), 0, path);
   const uint64_t n = header_length(first, size, path);

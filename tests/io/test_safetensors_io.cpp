@@ -350,6 +350,12 @@ TEST(SafetensorsRead, MissingTensorAndBadPaths) {
   EXPECT_EQ(m2.rfind("[/nonexistent/x.safetensors] cannot open", 0), 0u) << m2;
   TempDir dir;
   EXPECT_NE(error_of_call([&] { io::SafetensorsFile::open(dir.path()); }).find("not a regular file"), std::string::npos);
+  // A FIFO is refused at once rather than blocking in open() until a writer comes; a device likewise.
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(error_of_call([&] { io::SafetensorsFile::open(fifo); }), "[" + fifo + "] not a regular file (a FIFO)");
+  EXPECT_EQ(error_of_call([&] { io::load(fifo, {.copy = true}); }), "[" + fifo + "] not a regular file (a FIFO)");
+  EXPECT_EQ(error_of_call([] { io::SafetensorsFile::open("/dev/null"); }), "[/dev/null] not a regular file (a device)");
   {
     std::ofstream(dir.file("empty")).flush();
   }
