@@ -163,10 +163,11 @@ void check_text_file(const std::string& path, const std::string& where, const st
   TERN_CHECK(fs::is_regular_file(st), where, what, " '", path, "' is not a regular file");
 }
 
-void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+bool resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
                            const std::string& where) {
   std::error_code ec;
   const std::string state = dir + "/" + kStateFile;
+  bool special_tokens = true;
   if (fs::exists(state, ec)) {
     std::string recorded;
     try {
@@ -174,6 +175,7 @@ void resolve_training_data(const std::string& dir, std::string& data, double& tr
       const auto& opts = st.at("options");
       recorded = opts.at("data").get<std::string>();
       if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
+      special_tokens = opts.value("data-special", std::string("all")) == "all";
     } catch (const nlohmann::json::exception& e) {
       TERN_CHECK(!data.empty(), where, state, " does not say which text the model was trained on (", e.what(),
                  "); pass --data FILE");
@@ -190,6 +192,7 @@ void resolve_training_data(const std::string& dir, std::string& data, double& tr
   check_text_file(data, where, "data file");
   TERN_CHECK(train_fraction > 0 && train_fraction < 1, where, "--train-fraction must be in (0, 1), got ",
              train_fraction);
+  return special_tokens;
 }
 
 // ---- tokenizers

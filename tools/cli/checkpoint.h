@@ -75,7 +75,9 @@ void add_inference_weight_options(CLI::App& cmd, InferenceWeights& how);
 // The text a checkpoint was trained on and its train fraction: the given ones, else the run
 // state's (tern_state.json), else tinyshakespeare and 0.9. Checks the file and the fraction. A
 // recorded file that is gone is an error naming it, never a reason to use other text.
-void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+// Returns whether the run matched special tokens in its text (train's --data-special; true
+// when not recorded), so that its text is tokenized the same way again.
+bool resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
                            const std::string& where);
 // A text file to read: "<what> 'path' does not exist", "... is a directory", "... is not a regular file".
 void check_text_file(const std::string& path, const std::string& where, const std::string& what);

@@ -81,11 +81,12 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   // The data file and split point: given, else the training run's, else tinyshakespeare.
   std::string data = o.data;
   double train_fraction = o.train_fraction;
-  resolve_training_data(dir, data, train_fraction, kWhere);
+  const bool special_tokens = resolve_training_data(dir, data, train_fraction, kWhere);
 
   const bool all = o.split == "all";
   data::TextDatasetOptions dopts;
   dopts.train_fraction = all ? 1.0 : train_fraction;
+  dopts.special_tokens = special_tokens;
   auto ds = data::TextDataset::load(data, *tok, dopts);
   const data::Split split = o.split == "val" ? data::Split::val : data::Split::train;
   const Tensor toks = ds.tokens(split);

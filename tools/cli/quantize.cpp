@@ -187,10 +187,11 @@ class Quantizer {
 
     std::string data = o_.data;
     double fraction = o_.train_fraction;
-    resolve_training_data(dir_, data, fraction, kWhere);
+    const bool special_tokens = resolve_training_data(dir_, data, fraction, kWhere);
     data_ = data;
     data::TextDatasetOptions dopts;
     dopts.train_fraction = fraction;
+    dopts.special_tokens = special_tokens;
     ds_ = std::make_unique<data::TextDataset>(data::TextDataset::load(data, *tok_, dopts));
     block_ = cfg_.qat_block_size > 0 ? std::min(cfg_.qat_block_size, model_->config().n_positions)
                                      : model_->config().n_positions;

@@ -112,6 +112,7 @@ const std::vector<Field>& fields() {
       field("tokenizer", true, &TrainOptions::tokenizer),
       field("vocab", true, &TrainOptions::vocab),
       field("add-tokens", true, &TrainOptions::add_tokens),
+      field("data-special", true, &TrainOptions::data_special),
       field("train-fraction", true, &TrainOptions::train_fraction),
       field("batch", true, &TrainOptions::batch),
       field("block", true, &TrainOptions::block),
@@ -228,6 +229,8 @@ struct Trainer {
                o.train_fraction);
     TERN_CHECK(o.schedule == "cosine" || o.schedule == "constant", kWhere, "--schedule must be cosine or constant, got '",
                o.schedule, "'");
+    TERN_CHECK(o.data_special == "all" || o.data_special == "none", kWhere, "--data-special must be all or none, got '",
+               o.data_special, "'");
     TERN_CHECK(o.tokenizer.empty() || o.tokenizer == "bpe" || o.tokenizer == "char", kWhere,
                "--tokenizer must be bpe or char, got '", o.tokenizer, "'");
     TERN_CHECK(!o.out.empty(), kWhere, "--out must not be empty");
@@ -359,6 +362,7 @@ struct Trainer {
   void load_data() {
     data::TextDatasetOptions dopts;
     dopts.train_fraction = o.train_fraction;
+    dopts.special_tokens = o.data_special == "all";
     ds = data::TextDataset::load(o.data, *tok, dopts);
   }
 
@@ -593,7 +597,10 @@ struct Trainer {
         << (o.resume ? " from step " + std::to_string(step) : o.init.empty() ? "" : ", from " + o.init) << "\n";
     out << "data: " << o.data << ", " << tok->kind() << " tokenizer (" << tok->vocab_size() << " tokens): "
         << grouped(ds->size(data::Split::train)) << " train / " << grouped(ds->size(data::Split::val))
-        << " val tokens\n";
+        << " val tokens, "
+        << (o.data_special == "all" ? grouped(ds->special_count()) + " special token(s) matched in the text"
+                                    : std::string("special-token text read as plain text"))
+        << " (--data-special " << o.data_special << ")\n";
     out << "batch " << o.batch << " x " << o.block << (o.grad_accum > 1 ? " x " + std::to_string(o.grad_accum) : "")
         << " = " << grouped(tokens_per_step) << " tokens/step, " << o.steps << " steps; AdamW lr " << o.lr;
     if (o.schedule == "cosine")
@@ -745,6 +752,12 @@ void add_train(CLI::App& app) {
       ->group("Data");
   add(cmd->add_option("--add-tokens", o->add_tokens, "comma-separated special tokens to add, e.g. '<think>,</think>'"))
       ->delimiter(',')
+      ->group("Data");
+  add(cmd->add_option("--data-special", o->data_special,
+                      "all: special-token text in --data (<|endoftext|>, --add-tokens) becomes that token, as Hugging "
+                      "Face's tokenizer does; none: it is read as plain text (tiktoken's encode_ordinary)"))
+      ->check(CLI::IsMember({"all", "none"}))
+      ->capture_default_str()
       ->group("Data");
   add(cmd->add_option("--train-fraction", o->train_fraction, "leading fraction of the tokens used for training"))
       ->capture_default_str()
