@@ -155,7 +155,8 @@ class Quantizer {
                "' already exists; pass --overwrite to replace it");
     TERN_CHECK(!fs::exists(p, ec) || fs::is_directory(p, ec), kWhere, "'", o_.out, "' exists and is not a directory");
     // The lock sits beside --out, since --out itself is replaced when the new directory is complete.
-    TERN_CHECK(fs::is_directory(parent_, ec), kWhere, "the parent directory of --out, ", parent_, ", does not exist");
+    fs::create_directories(parent_, ec);
+    TERN_CHECK(!ec, kWhere, "cannot create ", parent_, ": ", ec.message());
     const std::string lock_path = parent_ + "/." + name_ + ".lock";
     lock_.emplace(lock_path, kWhere,
                   "another `tern quantize` is writing " + o_.out + " (" + lock_path + " is locked)");
