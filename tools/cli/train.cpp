@@ -208,8 +208,7 @@ struct Trainer {
     positive("eval-iters", o.eval_iters);
     TERN_CHECK(o.final_eval_iters >= 0, kWhere, "--final-eval-iters must be >= 0, got ", o.final_eval_iters);
     positive("log-interval", o.log_interval);
-    // 0 stands for "not given" in TrainOptions; given on the command line, 0 is as wrong as any other non-positive
-    // size (it used to mean the preset's value, silently).
+    // 0 stands for "not given" in TrainOptions; a 0 the user typed is refused, not read as the preset's value.
     for (const auto& [name, v] : {std::pair{"n-layer", o.n_layer}, std::pair{"n-head", o.n_head},
                                   std::pair{"n-embd", o.n_embd}, std::pair{"block", o.block}})
       TERN_CHECK(v > 0 || (v == 0 && !given(name)), kWhere, "--", name, " must be positive, got ", v);
@@ -229,8 +228,8 @@ struct Trainer {
                o.train_fraction);
     TERN_CHECK(o.schedule == "cosine" || o.schedule == "constant", kWhere, "--schedule must be cosine or constant, got '",
                o.schedule, "'");
-    TERN_CHECK(o.data_special == "all" || o.data_special == "none", kWhere, "--data-special must be all or none, got '",
-               o.data_special, "'");
+    TERN_CHECK(o.data_special == "all" || o.data_special == "none", kWhere,
+               "--data-special must be all or none, got '", o.data_special, "'");
     TERN_CHECK(o.tokenizer.empty() || o.tokenizer == "bpe" || o.tokenizer == "char", kWhere,
                "--tokenizer must be bpe or char, got '", o.tokenizer, "'");
     TERN_CHECK(!o.out.empty(), kWhere, "--out must not be empty");
