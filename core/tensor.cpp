@@ -1,5 +1,6 @@
 #include <tern/core/tensor.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
@@ -12,8 +13,42 @@
 
 namespace tern {
 
+// Every element a view can address must lie inside its storage: a kernel trusts shape, strides and offset
+// and would otherwise read or write past the buffer. tern never makes a view that runs backwards, so a negative
+// stride is refused rather than bounds-checked.
+static void check_extent(const Storage* storage, const Shape& shape, const Strides& strides, int64_t offset,
+                         DType dtype) {
+  TERN_CHECK(storage, "make_tensor", "null storage");
+  TERN_CHECK(strides.size() == shape.size(), "make_tensor", "got ", strides.size(), " strides for shape ",
+             shape_str(shape));
+  TERN_CHECK(offset >= 0, "make_tensor", "negative offset ", offset);
+  const int64_t n = checked_numel(shape, "make_tensor");
+  const uint64_t capacity = storage->nbytes() / dtype_size(dtype);  // whole elements the storage holds
+  if (n == 0) {
+    TERN_CHECK(static_cast<uint64_t>(offset) <= capacity, "make_tensor", "offset ", offset,
+               " is past the end of a storage of ", capacity, " ", dtype_name(dtype), " elements");
+    return;
+  }
+  uint64_t last = static_cast<uint64_t>(offset);  // the highest element index the view reaches
+  for (size_t i = 0; i < shape.size(); ++i) {
+    TERN_CHECK(strides[i] >= 0 || shape[i] == 1, "make_tensor", "negative stride ", strides[i], " in dim ", i,
+               " of shape ", shape_str(shape));
+    if (shape[i] == 1) continue;
+    const auto span = static_cast<uint64_t>(shape[i] - 1);
+    const auto stride = static_cast<uint64_t>(strides[i]);
+    TERN_CHECK(stride == 0 || span <= (capacity - std::min(last, capacity)) / stride, "make_tensor", "shape ",
+               shape_str(shape), " with strides ", shape_str(strides), " and offset ", offset,
+               " reaches outside a storage of ", capacity, " ", dtype_name(dtype), " elements");
+    last += span * stride;
+  }
+  TERN_CHECK(last < capacity, "make_tensor", "shape ", shape_str(shape), " with strides ", shape_str(strides),
+             " and offset ", offset, " reaches outside a storage of ", capacity, " ", dtype_name(dtype),
+             " elements");
+}
+
 Tensor make_tensor(std::shared_ptr<Storage> storage, Shape shape, Strides strides, int64_t offset,
                    DType dtype) {
+  check_extent(storage.get(), shape, strides, offset, dtype);
   return Tensor(std::make_shared<TensorImpl>(std::move(storage), std::move(shape),
                                              std::move(strides), offset, dtype));
 }

@@ -100,7 +100,7 @@ void apply_bitnet_layout(nn::Module& model, const BitNetLayout& layout, const st
                "', which is not a Linear layer of this model");
 }
 
-std::optional<BitNetLayout> bitnet_layout_from_metadata(const std::map<std::string, std::string>& metadata,
+std::optional<BitNetLayout> bitnet_layout_from_metadata(const io::Metadata& metadata,
                                                         const std::string& origin) {
   const auto it = metadata.find(kBitNetMetadataKey);
   if (it == metadata.end()) return std::nullopt;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <tern/core/io/safetensors_format.h>
 #include <tern/nn/module.h>
 
 namespace tern::quant {
@@ -51,7 +52,7 @@ BitNetLayout bitnet_layout(const nn::Module& model);
 void apply_bitnet_layout(nn::Module& model, const BitNetLayout& layout, const std::string& origin);
 
 // The layout stored under kBitNetMetadataKey, or nullopt for a plain checkpoint.
-std::optional<BitNetLayout> bitnet_layout_from_metadata(const std::map<std::string, std::string>& metadata,
+std::optional<BitNetLayout> bitnet_layout_from_metadata(const io::Metadata& metadata,
                                                         const std::string& origin);
 
 }  // namespace tern::quant

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <fstream>
 
 #include <tern/autograd/grad_mode.h>
@@ -54,6 +55,27 @@ struct Fd {
   }
 };
 
+// Opens a regular file for reading and returns its size. A FIFO or a device is refused before it is opened
+// (opening a FIFO blocks until a writer appears), and O_NONBLOCK covers one swapped in between.
+int open_regular(const std::string& path, uint64_t& size) {
+  struct stat st {};
+  TERN_CHECK(::stat(path.c_str(), &st) == 0, path, "cannot open: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file (",
+             S_ISDIR(st.st_mode)                           ? "a directory"
+             : S_ISFIFO(st.st_mode)                        ? "a FIFO"
+             : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                           : "a socket",
+             ")");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  TERN_CHECK(fd >= 0, path, "cannot open: ", errno_str(errno));
+  Fd guard(fd);
+  TERN_CHECK(::fstat(fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
+  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
+  size = static_cast<uint64_t>(st.st_size);
+  guard.fd = -1;
+  return fd;
+}
+
 bool all_zero_or_one(const uint8_t* p, size_t n) {
   uint8_t acc = 0;
   for (size_t i = 0; i < n; ++i) acc |= p[i];
@@ -67,12 +89,7 @@ bool all_zero_or_one(const uint8_t* p, size_t n) {
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
   SafetensorsFile f;
   f.path_ = path;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
-  struct stat st {};
-  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
-  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
-  f.size_ = static_cast<uint64_t>(st.st_size);
+  Fd fd(open_regular(path, f.size_));
   auto m = std::make_shared<Mapping>();
   if (f.size_ > 0) {
     // Private and writable: views may be written in place (copy-on-write, the file never
@@ -180,6 +197,15 @@ Tensor SafetensorsFile::tensor(const std::string& name, DType dtype, Device devi
   return out;
 }
 
+Tensor SafetensorsFile::bytes(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  const auto n = static_cast<int64_t>(t.nbytes());
+  if (writable_ && n > 0) return from_blob(const_cast<uint8_t*>(data_of(t)), {n}, DType::u8, mapping_, kCPU);
+  Tensor out = empty({n}, {.dtype = DType::u8});
+  if (n > 0) std::memcpy(out.raw_data(), data_of(t), static_cast<size_t>(n));
+  return out;
+}
+
 namespace {
 
 // pread exactly n bytes at `offset`, or fail naming the file.
@@ -201,12 +227,8 @@ void read_exact(int fd, void* dst, size_t n, uint64_t offset, const std::string&
 // made, so nothing is faulted in twice, and a file cut short while being read is an error
 // rather than a SIGBUS.
 Checkpoint load_copies(const std::string& path, const LoadOptions& options) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  TERN_CHECK(fd.fd >= 0, path, "cannot open: ", errno_str(errno));
-  struct stat st {};
-  TERN_CHECK(::fstat(fd.fd, &st) == 0, path, "cannot stat: ", errno_str(errno));
-  TERN_CHECK(S_ISREG(st.st_mode), path, "not a regular file");
-  const auto size = static_cast<uint64_t>(st.st_size);
+  uint64_t size = 0;
+  Fd fd(open_regular(path, size));
   uint8_t first[8] = {};
   read_exact(fd.fd, first, static_cast<size_t>(std::min<uint64_t>(size, 8)), 0, path);
   const uint64_t n = header_length(first, size, path);
@@ -226,9 +248,7 @@ Checkpoint load_copies(const std::string& path, const LoadOptions& options) {
   raw.reserve(header.tensors.size());
   for (const TensorInfo& t : header.tensors) {
     const auto dt = to_tern_dtype(t.dtype);
-    TERN_CHECK(dt, path, "tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
-               ", which tern cannot compute with; open the file with SafetensorsFile and use raw_bytes()");
-    Tensor x = empty(t.shape, {.dtype = *dt});
+    Tensor x = dt ? empty(t.shape, {.dtype = *dt}) : empty({static_cast<int64_t>(t.nbytes())}, {.dtype = DType::u8});
     auto* dst = static_cast<uint8_t*>(t.nbytes() ? x.raw_data() : nullptr);
     for (uint64_t done = 0; done < t.nbytes(); done += kChunk)
       chunks.push_back({dst + done, header.data_start() + t.begin + done,
@@ -262,6 +282,10 @@ Checkpoint load_copies(const std::string& path, const LoadOptions& options) {
   out.metadata = header.metadata;
   NoGradGuard no_grad;
   for (auto& [t, x] : raw) {
+    if (!to_tern_dtype(t->dtype)) {
+      out.raw.emplace(t->name, RawEntry{t->dtype, t->shape, std::move(x)});
+      continue;
+    }
     if (x.dtype() == DType::boolean) {
       auto* p = static_cast<uint8_t*>(x.raw_data());
       for (size_t i = 0; i < t->nbytes(); ++i) p[i] = p[i] != 0;
@@ -280,9 +304,8 @@ Checkpoint load(const std::string& path, const LoadOptions& options) {
   Checkpoint out;
   out.metadata = f.metadata();
   for (const TensorInfo& t : f.tensors()) {
-    TERN_CHECK(to_tern_dtype(t.dtype), path, "tensor '", t.name, "' has dtype ", dtype_name(t.dtype),
-               ", which tern cannot compute with; open the file with SafetensorsFile and use raw_bytes()");
-    out.tensors.emplace(t.name, f.tensor(t.name));
+    if (to_tern_dtype(t.dtype)) out.tensors.emplace(t.name, f.tensor(t.name));
+    else out.raw.emplace(t.name, RawEntry{t.dtype, t.shape, f.bytes(t.name)});
   }
   return out;
 }
@@ -389,29 +412,58 @@ void write_atomically(const std::string& path, const WritePlan& plan) {
 
 }  // namespace
 
-void save_raw(const std::string& path, const std::vector<RawTensor>& tensors,
-              const std::map<std::string, std::string>& metadata) {
+void save_raw(const std::string& path, const std::vector<RawTensor>& tensors, const Metadata& metadata) {
   write_atomically(path, plan_write(tensors, metadata, path));
 }
 
-void save(const std::string& path, std::span<const std::pair<std::string, Tensor>> tensors,
-          const std::map<std::string, std::string>& metadata) {
-  NoGradGuard no_grad;
-  std::vector<Tensor> hold;  // host, contiguous copies where needed
-  std::vector<RawTensor> raw;
-  hold.reserve(tensors.size());
-  raw.reserve(tensors.size());
-  for (const auto& [name, t] : tensors) {
-    TERN_CHECK(t.defined(), path, "tensor '", name, "' is undefined");
-    Tensor c = t.to(kCPU).contiguous();
-    raw.push_back({name, to_safetensors_dtype(c.dtype()), c.shape(), c.numel() ? c.raw_data() : nullptr, c.nbytes()});
-    hold.push_back(std::move(c));
+namespace {
+
+// Tensors as the writer takes them: host, contiguous copies (where needed) kept in `hold`.
+class RawList {
+ public:
+  RawList(const std::string& path, size_t n) : path_(path) {
+    hold_.reserve(n);
+    raw_.reserve(n);
   }
-  save_raw(path, raw, metadata);
+  void add(const std::string& name, const Tensor& t, std::optional<SafetensorsDType> as = std::nullopt,
+           const Shape& shape = {}) {
+    TERN_CHECK(t.defined(), path_, "tensor '", name, "' is undefined");
+    Tensor c = t.to(kCPU).contiguous();
+    raw_.push_back({name, as ? *as : to_safetensors_dtype(c.dtype()), as ? shape : c.shape(),
+                    c.numel() ? c.raw_data() : nullptr, c.nbytes()});
+    hold_.push_back(std::move(c));
+  }
+  const std::vector<RawTensor>& raw() const { return raw_; }
+
+ private:
+  const std::string& path_;
+  std::vector<Tensor> hold_;
+  std::vector<RawTensor> raw_;
+};
+
+}  // namespace
+
+void save(const std::string& path, std::span<const std::pair<std::string, Tensor>> tensors,
+          const Metadata& metadata) {
+  NoGradGuard no_grad;
+  RawList list(path, tensors.size());
+  for (const auto& [name, t] : tensors) list.add(name, t);
+  save_raw(path, list.raw(), metadata);
 }
 
-void save(const std::string& path, const std::map<std::string, Tensor>& tensors,
-          const std::map<std::string, std::string>& metadata) {
+void save(const std::string& path, const Checkpoint& checkpoint) {
+  NoGradGuard no_grad;
+  RawList list(path, checkpoint.tensors.size() + checkpoint.raw.size());
+  for (const auto& [name, t] : checkpoint.tensors) list.add(name, t);
+  for (const auto& [name, e] : checkpoint.raw) {
+    TERN_CHECK(e.bytes.defined() && e.bytes.dtype() == DType::u8 && e.bytes.dim() == 1, path, "raw entry '", name,
+               "' must hold its bytes as a 1-D u8 tensor");
+    list.add(name, e.bytes, e.dtype, e.shape);
+  }
+  save_raw(path, list.raw(), checkpoint.metadata);  // plan_write refuses a name in both maps
+}
+
+void save(const std::string& path, const std::map<std::string, Tensor>& tensors, const Metadata& metadata) {
   std::vector<std::pair<std::string, Tensor>> list(tensors.begin(), tensors.end());
   save(path, std::span<const std::pair<std::string, Tensor>>(list), metadata);
 }

@@ -6,8 +6,8 @@
 //   Tensor w = f.tensor("wte.weight");                    // zero-copy view of the mapping
 //   Tensor h = f.tensor("wte.weight", kFloat32, cuda());  // a converted copy
 //
-//   auto ckpt = tern::io::load("model.safetensors");      // {tensors, metadata}
-//   tern::io::save("out.safetensors", ckpt.tensors, ckpt.metadata);
+//   auto ckpt = tern::io::load("model.safetensors");      // {tensors, raw, metadata}
+//   tern::io::save("out.safetensors", ckpt);              // every tensor, any dtype, metadata in order
 //
 // Views: the file is mapped copy-on-write, so a view can be written in place without
 // touching the file; each view keeps the mapping alive after the SafetensorsFile is gone.
@@ -56,7 +56,7 @@ class SafetensorsFile {
   // Every entry, in header order.
   const std::vector<TensorInfo>& tensors() const { return header_.tensors; }
   const TensorInfo& info(const std::string& name) const;
-  const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
+  const Metadata& metadata() const { return header_.metadata; }  // in the header's order
 
   // The tensor's bytes inside the mapping, for any dtype (valid while this object or a
   // view of it lives).
@@ -68,6 +68,8 @@ class SafetensorsFile {
   Tensor tensor(const std::string& name) const;
   // Always a fresh tensor of `dtype` on `device`, converted from the file's dtype.
   Tensor tensor(const std::string& name, DType dtype, Device device = kCPU) const;
+  // The tensor's bytes, any dtype, as a 1-D u8 tensor: a view of the mapping where views are given, else a copy.
+  Tensor bytes(const std::string& name) const;
 
  private:
   SafetensorsFile() = default;
@@ -94,25 +96,37 @@ struct LoadOptions {
   Device device = kCPU;
 };
 
-struct Checkpoint {
-  std::map<std::string, Tensor> tensors;
-  std::map<std::string, std::string> metadata;
+// A tensor of a dtype tern does not compute with (F8_*, F6_*, F4, I16, U16, U32, U64, C64)
+// as the file holds it, so that it can be written back unchanged.
+struct RawEntry {
+  SafetensorsDType dtype = SafetensorsDType::U8;
+  Shape shape;
+  Tensor bytes;  // 1-D u8, little-endian row-major, on the CPU
 };
 
-// Loads every tensor of `path`, validated as SafetensorsFile::open does. Throws for a
-// tensor whose dtype tern cannot compute with (use SafetensorsFile::raw_bytes for those).
+struct Checkpoint {
+  std::map<std::string, Tensor> tensors;   // the dtypes tern computes with
+  std::map<std::string, RawEntry> raw;     // every other dtype
+  Metadata metadata;                       // in the file's order
+};
+
+// Loads every tensor of `path`, validated as SafetensorsFile::open does: those of dtypes
+// tern computes with into `tensors` (converted and placed as `options` say), the others
+// into `raw`, bytes unchanged, on the CPU. save(path, checkpoint) writes them all back, so
+// load -> save rewrites any valid file byte for byte when the writer used the reference
+// layout (the Python library does).
 Checkpoint load(const std::string& path, const LoadOptions& options = {});
 
 // Writes `tensors` (any device, any layout: they are written contiguous, in the
 // reference layout) and `metadata` to `path`, atomically. Refuses a tensor named
 // "__metadata__", duplicate names, undefined tensors and names or metadata that are not
 // valid UTF-8. An empty `metadata` writes no "__metadata__" key.
-void save(const std::string& path, const std::map<std::string, Tensor>& tensors,
-          const std::map<std::string, std::string>& metadata = {});
+void save(const std::string& path, const std::map<std::string, Tensor>& tensors, const Metadata& metadata = {});
 void save(const std::string& path, std::span<const std::pair<std::string, Tensor>> tensors,
-          const std::map<std::string, std::string>& metadata = {});
+          const Metadata& metadata = {});
+// Tensors, raw entries and metadata of a checkpoint; names must be unique across the two maps.
+void save(const std::string& path, const Checkpoint& checkpoint);
 // Raw bytes of any safetensors dtype, written the same way.
-void save_raw(const std::string& path, const std::vector<RawTensor>& tensors,
-              const std::map<std::string, std::string>& metadata = {});
+void save_raw(const std::string& path, const std::vector<RawTensor>& tensors, const Metadata& metadata = {});
 
 }  // namespace tern::io

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -224,6 +225,52 @@ bool Header::build_index() {
       if (tensors[index_[j].second].name == tensors[index_[i].second].name) return false;
   return true;
 }
+
+// ---------------------------------------------------------------- metadata
+
+Metadata::Metadata(std::initializer_list<value_type> entries) {
+  for (const auto& [k, v] : entries) emplace(k, v);
+}
+
+Metadata::Metadata(const std::map<std::string, std::string>& m) {
+  for (const auto& [k, v] : m) emplace(k, v);
+}
+
+bool Metadata::emplace(std::string key, std::string value) {
+  if (!index_.emplace(key, entries_.size()).second) return false;
+  entries_.emplace_back(std::move(key), std::move(value));
+  return true;
+}
+
+std::string& Metadata::operator[](const std::string& key) {
+  const auto [it, added] = index_.emplace(key, entries_.size());
+  if (added) entries_.emplace_back(key, std::string());
+  return entries_[it->second].second;
+}
+
+const std::string& Metadata::at(const std::string& key) const {
+  const auto it = index_.find(key);
+  if (it == index_.end()) throw std::out_of_range("Metadata::at: no key '" + key + "'");
+  return entries_[it->second].second;
+}
+
+Metadata::const_iterator Metadata::find(const std::string& key) const {
+  const auto it = index_.find(key);
+  return it == index_.end() ? end() : begin() + static_cast<std::ptrdiff_t>(it->second);
+}
+
+bool Metadata::erase(const std::string& key) {
+  const auto it = index_.find(key);
+  if (it == index_.end()) return false;
+  const size_t pos = it->second;
+  entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(pos));
+  index_.erase(it);
+  for (auto& [k, i] : index_)
+    if (i > pos) --i;
+  return true;
+}
+
+// ---------------------------------------------------------------- header
 
 const TensorInfo* Header::find(std::string_view name) const {
   const uint64_t h = name_hash(name);
@@ -686,7 +733,7 @@ class FastHeader {
       if (!eat(':')) return false;
       ws();
       if (!string(v)) return false;
-      if (!out.metadata.emplace(std::string(k), std::string(v)).second) return false;
+      if (!out.metadata.emplace(std::string(k), std::string(v))) return false;
       ws();
       if (eat(',')) {
         ws();
@@ -885,8 +932,7 @@ void check_utf8(std::string_view s, std::string_view where, const char* what) {
 
 }  // namespace
 
-WritePlan plan_write(const std::vector<RawTensor>& tensors, const std::map<std::string, std::string>& metadata,
-                     std::string_view where) {
+WritePlan plan_write(const std::vector<RawTensor>& tensors, const Metadata& metadata, std::string_view where) {
   WritePlan plan;
   plan.order.reserve(tensors.size());
   for (const RawTensor& t : tensors) {
@@ -957,7 +1003,7 @@ WritePlan plan_write(const std::vector<RawTensor>& tensors, const std::map<std::
   return plan;
 }
 
-std::vector<uint8_t> serialize(const std::vector<RawTensor>& tensors, const std::map<std::string, std::string>& metadata,
+std::vector<uint8_t> serialize(const std::vector<RawTensor>& tensors, const Metadata& metadata,
                                std::string_view where) {
   const WritePlan plan = plan_write(tensors, metadata, where);
   std::vector<uint8_t> out;

@@ -14,10 +14,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <tern/core/dtype.h>
@@ -63,6 +66,41 @@ int dtype_bits(SafetensorsDType t);
 std::optional<DType> to_tern_dtype(SafetensorsDType t);
 SafetensorsDType to_safetensors_dtype(DType t);
 
+// The "__metadata__" map, string -> string, in the order the header lists it, or, for keys added in code, the
+// order they were added. Writers differ in the order they choose (the Python library's varies from run to run), so
+// keeping it is what lets a file be rewritten byte for byte. Lookups are by key, as in a std::map; a std::map
+// converts to it in its sorted order.
+class Metadata {
+ public:
+  using value_type = std::pair<std::string, std::string>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+
+  Metadata() = default;
+  Metadata(std::initializer_list<value_type> entries);  // a repeated key keeps its first value
+  Metadata(const std::map<std::string, std::string>& m);  // NOLINT: implicit, for callers holding a std::map
+
+  // Adds (key, value) at the end; false, changing nothing, when the key is present.
+  bool emplace(std::string key, std::string value);
+  // The value of `key`, added at the end (empty) when absent.
+  std::string& operator[](const std::string& key);
+  // Throws std::out_of_range when absent, as std::map::at does.
+  const std::string& at(const std::string& key) const;
+  const_iterator find(const std::string& key) const;
+  size_t count(const std::string& key) const { return find(key) != end() ? 1 : 0; }
+  bool erase(const std::string& key);
+
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  // The same keys and values in the same order.
+  bool operator==(const Metadata& other) const { return entries_ == other.entries_; }
+
+ private:
+  std::vector<value_type> entries_;
+  std::unordered_map<std::string, size_t> index_;  // key -> position in entries_
+};
+
 // One tensor's header entry.
 struct TensorInfo {
   std::string name;
@@ -78,7 +116,7 @@ struct TensorInfo {
 struct Header {
   uint64_t header_size = 0;              // N, the JSON length including any padding
   std::vector<TensorInfo> tensors;       // in the order the header lists them
-  std::map<std::string, std::string> metadata;
+  Metadata metadata;                     // in the order the header lists it
   uint64_t data_size = 0;                // bytes after the header; the tensors tile it exactly
   uint64_t data_start() const { return 8 + header_size; }
 
@@ -124,7 +162,8 @@ struct RawTensor {
 };
 
 // The writer's plan: tensors in file order (dtype descending, then name) with their offsets,
-// and the 8-byte length prefix + the header padded with spaces to a multiple of 8.
+// and the 8-byte length prefix + the header padded with spaces to a multiple of 8. The
+// metadata keys keep their order.
 struct WritePlan {
   std::vector<const RawTensor*> order;  // points into the caller's vector
   std::string prefix_and_header;        // 8 + N bytes
@@ -134,12 +173,10 @@ struct WritePlan {
 // Checks every entry (names unique, none "__metadata__", valid UTF-8, nbytes matching
 // shape × dtype, metadata valid UTF-8) and lays the file out as the reference does.
 // An empty `metadata` writes no "__metadata__" key. Throws tern::Error naming `where`.
-WritePlan plan_write(const std::vector<RawTensor>& tensors,
-                     const std::map<std::string, std::string>& metadata, std::string_view where);
+WritePlan plan_write(const std::vector<RawTensor>& tensors, const Metadata& metadata, std::string_view where);
 
 // The whole file in memory.
-std::vector<uint8_t> serialize(const std::vector<RawTensor>& tensors,
-                               const std::map<std::string, std::string>& metadata = {},
+std::vector<uint8_t> serialize(const std::vector<RawTensor>& tensors, const Metadata& metadata = {},
                                std::string_view where = "<memory>");
 
 // Bytes of shape × dtype; throws (naming `where` and `name`) on overflow or a sub-byte

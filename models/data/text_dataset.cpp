@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 #include <variant>
 
 #include <tern/core/error.h>
@@ -44,7 +45,7 @@ uint64_t random_below(Generator& gen, uint64_t n) {
 struct TextDataset::Impl {
   // The tokens: a mapped cache file or an owned vector.
   std::variant<TokenFile, std::vector<TokenId>> store;
-  int64_t n = 0, n_train = 0, vocab = 0;
+  int64_t n = 0, n_train = 0, vocab = 0, specials = 0;
   CacheStatus status = CacheStatus::in_memory;
   std::string cache_path, message;
 
@@ -66,12 +67,16 @@ int64_t train_count(int64_t n, double frac) {
 TextDataset TextDataset::load(const std::string& text_path, const Tokenizer& tokenizer, TextDatasetOptions opts) {
   auto impl = std::make_shared<Impl>();
   const std::string text = read_file(text_path);
+  // Ordinary encoding is another tokenization of the same text: its own fingerprint and cache file.
+  const uint64_t ordinary_salt = opts.special_tokens ? 0 : fnv1a64("encode_ordinary");
   const TokenSource source{.source_bytes = text.size(),
                            .source_hash = fnv1a64(text),
-                           .tokenizer_fingerprint = tokenizer.fingerprint(),
+                           .tokenizer_fingerprint = tokenizer.fingerprint() ^ ordinary_salt,
                            .vocab_size = tokenizer.vocab_size()};
   impl->vocab = tokenizer.vocab_size();
-  impl->cache_path = opts.cache_path.empty() ? text_path + "." + tokenizer.tag() + ".tokens" : opts.cache_path;
+  impl->cache_path = opts.cache_path.empty()
+                         ? text_path + "." + tokenizer.tag() + (opts.special_tokens ? "" : ".ordinary") + ".tokens"
+                         : opts.cache_path;
   bool loaded = false;
   if (opts.use_cache) {
     std::error_code ec;
@@ -93,7 +98,7 @@ TextDataset TextDataset::load(const std::string& text_path, const Tokenizer& tok
   if (!loaded) {
     std::vector<TokenId> tokens;
     try {
-      tokens = tokenizer.encode(text);
+      tokens = opts.special_tokens ? tokenizer.encode(text) : tokenizer.encode_ordinary(text);
     } catch (const Error& e) {
       TERN_FAIL(text_path, e.what());
     }
@@ -112,6 +117,11 @@ TextDataset TextDataset::load(const std::string& text_path, const Tokenizer& tok
   }
   impl->n = std::visit([](const auto& s) { return static_cast<int64_t>(s.size()); }, impl->store);
   impl->n_train = train_count(impl->n, opts.train_fraction);
+  if (opts.special_tokens && !tokenizer.special_tokens().empty()) {
+    std::unordered_set<TokenId> ids;
+    for (const auto& sp : tokenizer.special_tokens()) ids.insert(sp.id);
+    for (int64_t i = 0; i < impl->n; ++i) impl->specials += ids.count(impl->at(i)) > 0;
+  }
   return TextDataset(std::move(impl));
 }
 
@@ -131,6 +141,7 @@ TextDataset TextDataset::from_tokens(std::vector<TokenId> tokens, int64_t vocab_
 int64_t TextDataset::size() const { return impl_->n; }
 int64_t TextDataset::size(Split split) const { return impl_->len(split); }
 int64_t TextDataset::vocab_size() const { return impl_->vocab; }
+int64_t TextDataset::special_count() const { return impl_->specials; }
 CacheStatus TextDataset::cache_status() const { return impl_->status; }
 const std::string& TextDataset::cache_path() const { return impl_->cache_path; }
 const std::string& TextDataset::cache_message() const { return impl_->message; }

@@ -38,6 +38,10 @@ struct TextDatasetOptions {
   std::string cache_path;
   // false: tokenize in memory and neither read nor write a cache.
   bool use_cache = true;
+  // true: text that spells a special token (<|endoftext|>, an added <think>) becomes that token, as Hugging
+  // Face's tokenizer does; false: it is ordinary text (tiktoken's encode_ordinary), for data that merely
+  // contains the string. The two keep separate caches.
+  bool special_tokens = true;
 };
 
 // How load() got its tokens.
@@ -67,6 +71,9 @@ class TextDataset {
 
   // x, y: i64 [batch, block] on `device`. Needs size(split) >= block + 1.
   Batch get_batch(Split split, int64_t batch, int64_t block, Generator& gen, Device device = kCPU) const;
+
+  // Special tokens in the data (0 when loaded with special_tokens = false).
+  int64_t special_count() const;
 
   CacheStatus cache_status() const;
   const std::string& cache_path() const;

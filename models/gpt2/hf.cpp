@@ -77,9 +77,22 @@ nn::StateDict from_hf_state(const std::map<std::string, Tensor>& hf, const std::
   return out;
 }
 
+std::string hf_name(const std::string& name) { return "transformer." + name; }
+
+Tensor to_hf_layout(const std::string& name, const Tensor& t) { return is_conv1d_weight(name) ? t.t() : t; }
+
+std::map<std::string, Tensor> to_hf_names(const nn::NamedTensors& tensors) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, t] : tensors) {
+    TERN_CHECK(t.defined(), "to_hf_names", "tensor '", k, "' is undefined (a parameter with no gradient yet?)");
+    TERN_CHECK(out.emplace(hf_name(k), to_hf_layout(k, t)).second, "to_hf_names", "duplicate name '", k, "'");
+  }
+  return out;
+}
+
 std::map<std::string, Tensor> to_hf_state(const nn::StateDict& state) {
   std::map<std::string, Tensor> out;
-  for (const auto& [k, t] : state) out["transformer." + k] = (is_conv1d_weight(k) ? t.t() : t).contiguous();
+  for (const auto& [k, t] : state) out[hf_name(k)] = to_hf_layout(k, t).contiguous();
   // A bias-free model (Config::bias = false) still gives transformers every bias it
   // expects, as zeros: the same function, and no "newly initialized" weights.
   for (const auto& [k, t] : state) {

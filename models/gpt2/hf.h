@@ -13,6 +13,18 @@
 
 namespace tern::gpt2 {
 
+// The Hugging Face name of a tern parameter or buffer name: "h.0.attn.c_attn.weight" ->
+// "transformer.h.0.attn.c_attn.weight".
+std::string hf_name(const std::string& name);
+// A tensor of that name in HF layout: Conv1D weights (c_attn, c_proj, c_fc) transposed to
+// [in, out] (a view); anything else as it is.
+Tensor to_hf_layout(const std::string& name, const Tensor& t);
+// Any named tensors (parameters, their gradients, optimizer moments) in HF names and layout,
+// nothing added: unlike to_hf_state, a bias = false model gets no zero biases.
+//   for (auto& [n, p] : model.named_parameters()) grads.emplace_back(n, p.grad());
+//   auto hf_grads = gpt2::to_hf_names(grads);   // compare with transformers' param.grad
+std::map<std::string, Tensor> to_hf_names(const nn::NamedTensors& tensors);
+
 // HF tensors (either key style) -> tern state dict: prefix stripped, Conv1D weights
 // transposed, mask buffers and a tied lm_head dropped. `source` names the file in errors.
 // bias = false (Config::bias) drops the linear and LayerNorm biases, which must be zero.

@@ -47,6 +47,21 @@ double Optimizer::lr(size_t group) const {
   return *groups_[group].lr;
 }
 
+std::map<std::string, Tensor> Optimizer::state(const Tensor& param) const {
+  std::string prefix;
+  for (size_t g = 0; g < groups_.size() && prefix.empty(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i)
+      if (groups_[g].params[i].is_same(param)) {
+        prefix = "state." + std::to_string(g) + "." + std::to_string(i) + ".";
+        break;
+      }
+  TERN_CHECK(!prefix.empty(), name_, "the tensor given to state() is not one of this optimizer's parameters");
+  std::map<std::string, Tensor> out;
+  for (auto& [k, t] : state_dict())
+    if (k.rfind(prefix, 0) == 0) out.emplace(k.substr(prefix.size()), t);
+  return out;
+}
+
 NamedTensors Optimizer::group_state() const {
   NamedTensors out;
   for (size_t g = 0; g < groups_.size(); ++g) {

@@ -1,7 +1,9 @@
 #pragma once
 // Optimizers with PyTorch semantics, gradient clipping and LR schedules.
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <tern/nn/module.h>
@@ -28,9 +30,19 @@ class Optimizer {
   void set_lr(double lr);
   double lr(size_t group = 0) const;
 
-  // Everything needed to resume bit-identically, as named tensors
-  // ("state.<group>.<index>.<field>", "group.<group>.lr", ...).
+  // Everything needed to resume bit-identically, as named tensors, torch.optim's state_dict
+  // flattened:
+  //   group.<g>.lr, group.<g>.weight_decay        f64 scalars, one pair per param group
+  //   state.<g>.<i>.<field>                       the state of parameter i of group g:
+  //     AdamW  exp_avg, exp_avg_sq (the moments, shaped like the parameter), step (i64 scalar)
+  //     SGD    momentum_buffer (with momentum > 0)
+  // A parameter has no state entries until a step() has updated it. io::save writes the list
+  // as it is (tern train's optimizer.safetensors); load_state_dict takes it back.
   virtual NamedTensors state_dict() const = 0;
+  // The state of one parameter by field name, e.g. opt.state(w).at("exp_avg"): the fields
+  // above, the moments as the live tensors. Empty before the first step() that updates it;
+  // throws when `param` is not one of this optimizer's parameters.
+  std::map<std::string, Tensor> state(const Tensor& param) const;
   virtual void load_state_dict(const NamedTensors& state) = 0;
 
  protected:

@@ -194,6 +194,32 @@ TEST(Errors, CreationAndFromBlob) {
   EXPECT_THROW_MSG(set_num_threads(0), "[set_num_threads] thread count must be positive, got 0");
 }
 
+// A view that reaches outside its storage would let every kernel read or write past the buffer.
+TEST(Errors, MakeTensorStaysInsideItsStorage) {
+  auto st = std::make_shared<Storage>(4 * sizeof(float), kCPU);  // 4 f32 elements
+  EXPECT_THROW_EXACT(make_tensor(st, {5}, {1}, 0, kFloat32),
+                     "[make_tensor] shape (5) with strides (1) and offset 0 reaches outside a storage of 4 f32 "
+                     "elements");
+  EXPECT_THROW_MSG(make_tensor(st, {2, 2}, {2, 1}, 1, kFloat32), "reaches outside a storage of 4 f32 elements");
+  EXPECT_THROW_MSG(make_tensor(st, {3}, {2}, 0, kFloat32), "[make_tensor] shape (3) with strides (2)");
+  EXPECT_THROW_MSG(make_tensor(st, {1}, {1}, 4, kFloat32), "reaches outside");
+  EXPECT_THROW_MSG(make_tensor(st, {3}, {1}, 0, kFloat64), "reaches outside a storage of 2 f64 elements");
+  EXPECT_THROW_EXACT(make_tensor(st, {2}, {1}, -1, kFloat32), "[make_tensor] negative offset -1");
+  EXPECT_THROW_MSG(make_tensor(st, {2}, {-1}, 1, kFloat32), "[make_tensor] negative stride -1 in dim 0");
+  EXPECT_THROW_MSG(make_tensor(st, {2, 2}, {1}, 0, kFloat32), "[make_tensor] got 1 strides for shape (2,2)");
+  EXPECT_THROW_MSG(make_tensor(st, {2}, {kBig}, 0, kFloat32), "reaches outside");
+  EXPECT_THROW_MSG(make_tensor(st, {kBig, kBig}, {1, 1}, 0, kFloat32), "[make_tensor] shape");
+  EXPECT_THROW_MSG(make_tensor(st, {-1}, {1}, 0, kFloat32), "[make_tensor] negative dimension");
+  EXPECT_THROW_MSG(make_tensor(st, {0}, {1}, 5, kFloat32), "[make_tensor] offset 5 is past the end");
+  EXPECT_THROW_EXACT(make_tensor(nullptr, {1}, {1}, 0, kFloat32), "[make_tensor] null storage");
+  // In bounds: the last element exactly, an expanded view, an empty view at the end, a size-1 dim of any stride.
+  EXPECT_EQ(make_tensor(st, {2, 2}, {2, 1}, 0, kFloat32).numel(), 4);
+  EXPECT_EQ(make_tensor(st, {1}, {1}, 3, kFloat32).numel(), 1);
+  EXPECT_EQ(make_tensor(st, {3, 2}, {0, 1}, 2, kFloat32).numel(), 6);
+  EXPECT_EQ(make_tensor(st, {0}, {1}, 4, kFloat32).numel(), 0);
+  EXPECT_EQ(make_tensor(st, {1, 2}, {-7, 1}, 2, kFloat32).numel(), 2);
+}
+
 TEST(Errors, NnOps) {
   Tensor logits = zeros({4, 5});
   EXPECT_THROW_EXACT(cross_entropy(logits, from_vector<int64_t>({0, 7, 1, 2})),

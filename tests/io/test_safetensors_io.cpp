@@ -350,6 +350,12 @@ TEST(SafetensorsRead, MissingTensorAndBadPaths) {
   EXPECT_EQ(m2.rfind("[/nonexistent/x.safetensors] cannot open", 0), 0u) << m2;
   TempDir dir;
   EXPECT_NE(error_of_call([&] { io::SafetensorsFile::open(dir.path()); }).find("not a regular file"), std::string::npos);
+  // A FIFO is refused at once rather than blocking in open() until a writer comes; a device likewise.
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(error_of_call([&] { io::SafetensorsFile::open(fifo); }), "[" + fifo + "] not a regular file (a FIFO)");
+  EXPECT_EQ(error_of_call([&] { io::load(fifo, {.copy = true}); }), "[" + fifo + "] not a regular file (a FIFO)");
+  EXPECT_EQ(error_of_call([] { io::SafetensorsFile::open("/dev/null"); }), "[/dev/null] not a regular file (a device)");
   {
     std::ofstream(dir.file("empty")).flush();
   }
@@ -357,13 +363,63 @@ TEST(SafetensorsRead, MissingTensorAndBadPaths) {
             std::string::npos);
 }
 
-TEST(SafetensorsRead, LoadRefusesDtypesTernCannotComputeWith) {
+// A general checkpoint, as another writer leaves it: every dtype of the spec, and metadata in an order of that
+// writer's choosing (the Python library's varies from run to run). load -> save must give the same bytes.
+TEST(SafetensorsRoundTrip, EveryDtypeAndTheMetadataOrderSurviveLoadSave) {
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<io::RawTensor> raw;
+  for (int i = 0; i < io::kSafetensorsDTypeCount; ++i) {
+    const auto dt = static_cast<io::SafetensorsDType>(i);
+    const Shape shape = {2, 4};  // 8 elements: whole bytes for F4 (4) and F6 (6) too
+    std::vector<uint8_t> bytes(static_cast<size_t>(8 * io::dtype_bits(dt) / 8));
+    for (size_t j = 0; j < bytes.size(); ++j)
+      bytes[j] = static_cast<uint8_t>(dt == io::SafetensorsDType::BOOL ? j % 2 : 7 * j + static_cast<size_t>(i));
+    data.push_back(std::move(bytes));
+    raw.push_back({"t." + std::string(io::dtype_name(dt)), dt, shape, nullptr, data.back().size()});
+  }
+  for (size_t i = 0; i < raw.size(); ++i) raw[i].data = data[i].data();
+  const io::Metadata meta = {{"format", "pt"}, {"zeta", "1"}, {"alpha", "2"}};
   TempDir dir;
-  const uint16_t u[2] = {1, 2};
-  io::save_raw(dir.file("u.safetensors"), {{"u", io::SafetensorsDType::U16, {2}, u, 4}});
-  const std::string msg = error_of_call([&] { io::load(dir.file("u.safetensors")); });
-  EXPECT_NE(msg.find("tensor 'u' has dtype U16"), std::string::npos) << msg;
-  EXPECT_EQ(io::SafetensorsFile::open(dir.file("u.safetensors")).raw_bytes("u").size(), 4u);
+  const std::string path = dir.file("general.safetensors");
+  io::save_raw(path, raw, meta);
+  const Bytes original = read_file(path);
+  const std::string head(original.begin() + 8, original.begin() + 80);
+  EXPECT_EQ(head.rfind(R"({"__metadata__":{"format":"pt","zeta":"1","alpha":"2"})", 0), 0u) << head;
+
+  for (const bool copy : {false, true}) {
+    const io::Checkpoint ck = io::load(path, {.copy = copy});
+    EXPECT_EQ(ck.tensors.size() + ck.raw.size(), raw.size());
+    EXPECT_EQ(ck.tensors.at("t.F32").dtype(), kFloat32);
+    const io::RawEntry& f8 = ck.raw.at("t.F8_E4M3");
+    EXPECT_EQ(f8.dtype, io::SafetensorsDType::F8_E4M3);
+    EXPECT_EQ(f8.shape, (Shape{2, 4}));
+    EXPECT_EQ(f8.bytes.numel(), 8);
+    EXPECT_EQ(ck.raw.at("t.F4").bytes.numel(), 4);
+    EXPECT_EQ(std::vector<std::string>({ck.metadata.begin()->first, std::next(ck.metadata.begin())->first}),
+              std::vector<std::string>({"format", "zeta"}));
+    const std::string out = dir.file(copy ? "copy.safetensors" : "view.safetensors");
+    io::save(out, ck);
+    EXPECT_TRUE(read_file(out) == original) << "copy=" << copy;
+  }
+
+  // Metadata added in code keeps the order it was added in; lookups work by key.
+  io::Metadata m;
+  m["b"] = "1";
+  m.emplace("a", "2");
+  EXPECT_FALSE(m.emplace("b", "3"));
+  EXPECT_EQ(m.at("b"), "1");
+  EXPECT_EQ(m.begin()->first, "b");
+  EXPECT_EQ(m.count("a"), 1u);
+  EXPECT_TRUE(m.erase("b"));
+  EXPECT_EQ(m.at("a"), "2");
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_THROW(m.at("b"), std::out_of_range);
+  // A name in both maps is refused.
+  io::Checkpoint both = io::load(path);
+  both.raw.emplace("t.F32", both.raw.at("t.U16"));
+  EXPECT_NE(error_of_call([&] { io::save(dir.file("dup.safetensors"), both); }).find("duplicate tensor name 't.F32'"),
+            std::string::npos);
+  EXPECT_EQ(io::SafetensorsFile::open(path).raw_bytes("t.U16").size(), 16u);
 }
 
 TEST(SafetensorsDTypes, NamesBitsAndTernMapping) {

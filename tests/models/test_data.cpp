@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -155,6 +156,29 @@ TEST(DataTextDataset, CacheIsBuiltReusedAndRebuiltWhenStale) {
   EXPECT_EQ(h.cache_status(), CacheStatus::unwritable);
   EXPECT_FALSE(h.cache_message().empty());
   EXPECT_EQ(h.size(), 25);
+}
+
+// Text that spells a special token: matched as that token by default (and counted), or read as plain text, each
+// with its own cache.
+TEST(DataTextDataset, SpecialTokensInTheTextMatchedOrNot) {
+  TempDir dir("dataset_special");
+  const std::string text_path = dir / "text.txt";
+  write_file(text_path, "ab<|endoftext|>ba<|endoftext|>");
+  const GPT2Tokenizer tok;  // GPT-2 from the data dir, <|endoftext|> its special token
+  const TextDataset all = TextDataset::load(text_path, tok);
+  EXPECT_EQ(all.special_count(), 2);
+  EXPECT_EQ(all.size(), 4);  // ab, <|endoftext|>, ba, <|endoftext|>
+  const TextDataset plain = TextDataset::load(text_path, tok, {.special_tokens = false});
+  EXPECT_EQ(plain.special_count(), 0);
+  EXPECT_EQ(plain.cache_status(), CacheStatus::built);  // not the cache of `all`
+  EXPECT_NE(plain.cache_path(), all.cache_path());
+  EXPECT_GT(plain.size(), 4);
+  std::vector<TokenId> ids;
+  for (int64_t i = 0; i < plain.size(Split::train); ++i) ids.push_back(plain.token(Split::train, i));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 50256), 0);
+  // Reloaded from the caches, each keeps its count.
+  EXPECT_EQ(TextDataset::load(text_path, tok).special_count(), 2);
+  EXPECT_EQ(TextDataset::load(text_path, tok, {.special_tokens = false}).cache_status(), CacheStatus::hit);
 }
 
 TEST(DataTextDataset, Errors) {

@@ -71,6 +71,25 @@ TEST(GPT2Parity, EveryGradient) {
   }
 }
 
+// The gradients straight into transformers' names and layout, by gpt2::to_hf_names.
+TEST(GPT2Parity, GradientsInHfNames) {
+  Fixture fx;
+  auto model = gpt2::load_hf(kDir);
+  model->forward(fx.idx, fx.targets).loss.backward();
+  nn::NamedTensors grads;
+  for (auto& [n, p] : model->named_parameters()) grads.emplace_back(n, p.grad());
+  const auto hf = gpt2::to_hf_names(grads);
+  ASSERT_EQ(hf.size(), grads.size());
+  for (const auto& [k, g] : hf) {
+    const auto it = fx.ref.tensors.find("grad." + k);
+    ASSERT_NE(it, fx.ref.tensors.end()) << k;
+    ASSERT_EQ(g.shape(), it->second.shape()) << k;
+    EXPECT_LT(max_abs_diff(g, it->second), 1e-4) << k;
+  }
+  EXPECT_EQ(gpt2::hf_name("h.2.mlp.c_fc.weight"), "transformer.h.2.mlp.c_fc.weight");
+  EXPECT_THROW(gpt2::to_hf_names({{"wte.weight", Tensor()}}), Error);
+}
+
 TEST(GPT2Parity, TenAdamWSteps) {
   Fixture fx;
   auto model = gpt2::load_hf(kDir);
@@ -145,6 +164,11 @@ TEST(GPT2, BiasFreeExactGeluVariantRoundTripsThroughHfLayout) {
   }
   EXPECT_EQ(f.info("transformer.h.1.attn.c_attn.bias").shape, (std::vector<int64_t>{96}));
   EXPECT_EQ(f.info("transformer.h.0.mlp.c_fc.bias").shape, (std::vector<int64_t>{128}));
+
+  // Mapping the names adds no biases: they exist only in the file written for transformers.
+  for (const auto& [k, t] : gpt2::to_hf_names(m.named_parameters()))
+    EXPECT_EQ(k.find(".bias"), std::string::npos) << k;
+  EXPECT_EQ(gpt2::to_hf_names(m.named_parameters()).size(), m.named_parameters().size());
 
   auto again = gpt2::load_hf(out);
   EXPECT_FALSE(again->config().bias);

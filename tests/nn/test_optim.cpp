@@ -34,6 +34,33 @@ TEST(AdamW, MatchesTorchTrajectory) {
   }
 }
 
+// A parameter's state by name, without knowing its group and index in state_dict().
+TEST(AdamW, StateOfOneParameter) {
+  auto ref = io::load(kFixtures + "/adamw_ref.safetensors", {.copy = true});
+  Tensor p = ref.tensors.at("p0").clone().requires_grad_();
+  Tensor other = zeros({2}).requires_grad_();
+  optim::AdamW opt(std::vector<optim::ParamGroup>{{.params = {other}}, {.params = {p}}},
+                   {.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01});
+  EXPECT_TRUE(opt.state(p).empty());  // no step yet
+  for (int64_t s = 0; s < 10; ++s) {
+    p.set_grad(ref.tensors.at("grads").select(0, s).contiguous());
+    opt.step();
+  }
+  const auto st = opt.state(p);
+  EXPECT_EQ(st.size(), 3u);
+  EXPECT_LT(max_abs_diff(st.at("exp_avg"), ref.tensors.at("exp_avg")), 1e-6);
+  EXPECT_LT(max_abs_diff(st.at("exp_avg_sq"), ref.tensors.at("exp_avg_sq")), 1e-6);
+  EXPECT_EQ(st.at("step").item<int64_t>(), 10);
+  EXPECT_TRUE(opt.state(other).empty());  // it had no gradient
+  EXPECT_THROW(opt.state(zeros({7, 5})), Error);
+
+  Tensor q = tensor({1.0f}).requires_grad_();
+  optim::SGD sgd({q}, {.lr = 0.1, .momentum = 0.9});
+  q.set_grad(tensor({1.0f}));
+  sgd.step();
+  EXPECT_EQ(sgd.state(q).at("momentum_buffer").item<float>(), 1.0f);
+}
+
 TEST(AdamW, StateRoundTripResumesExactly) {
   Generator g(4);
   Tensor start = randn({6, 3}, &g);

@@ -24,7 +24,15 @@ expect_rc 0 "perplexity" "$TERN" eval --help
 expect_rc 1 "does not exist" "$TERN" generate "$WORK/nowhere"
 expect_rc 1 "does not exist" "$TERN" eval "$WORK/nowhere"
 expect_rc 1 "nothing to resume" "$TERN" train --out "$WORK/none" --resume
-expect_rc nonzero "--batch" "$TERN" train --batch nope
+# Usage errors exit 2; a misspelt command gets a suggestion.
+expect_rc 2 "--batch" "$TERN" train --batch nope
+expect_rc 2 "" "$TERN" generate
+expect_rc 2 "" "$TERN" train --no-such-flag
+expect_rc 2 "unknown command 'trian'; did you mean 'train'?" "$TERN" trian
+expect_rc 2 "unknown command 'frobnicate'" "$TERN" frobnicate
+# A FIFO is refused, not waited on.
+mkfifo "$WORK/fifo"
+expect_rc 1 "not a regular file (a FIFO)" timeout 20 "$TERN" inspect "$WORK/fifo"
 # --device cuda fails clearly: without a usable GPU, or, on a GPU host, at the first op the
 # CUDA backend does not implement yet (tools/device/check.sh runs this there).
 out=$("$TERN" train --device cuda --out "$WORK/cuda" --steps 1 2>&1); rc=$?
@@ -56,6 +64,10 @@ expect_rc 0 "done: $((step + 3)) steps" "$TERN" train --out "$WORK/run" --resume
 lines=$(wc -l <"$WORK/run/metrics.csv")
 [[ $lines == $((step + 3 + 2)) ]] || fail "metrics.csv has $lines lines, want $((step + 5)) (header, step 0, 1..$((step + 3)))"
 expect_rc 0 "ROMEO:" "$TERN" generate "$WORK/run" --prompt "ROMEO:" -n 10
+# A sample that cannot be written (a full disk) is an error, not lost text.
+out=$("$TERN" generate "$WORK/run" -n 10 2>&1 >/dev/full); rc=$?
+[[ $rc == 1 && $out == *"cannot write the sample to the output: No space left on device"* ]] ||
+  fail "generate > /dev/full -> exit $rc, want 1 with 'cannot write the sample': $out"
 expect_rc 0 "val loss" "$TERN" eval "$WORK/run"
 
 ((fails == 0)) && echo "cli smoke: all passed"

@@ -2,6 +2,7 @@
 // Shared by the driver tests: temporary directories, a small slice of tinyshakespeare, a
 // small fast training run, and file comparisons.
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -79,6 +80,14 @@ inline void expect_same_tensors(const std::string& a, const std::string& b) {
     EXPECT_EQ(0, std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()))
         << name << " differs";
   }
+}
+
+// The PID of a process that has exited (a child reaped at once), for temporary names whose owner is gone.
+inline pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
 }
 
 inline std::vector<std::string> lines(const std::string& text) {

@@ -207,6 +207,43 @@ TEST(TrainDriver, InitFromATernCheckpointKeepsItsTokenizer) {
   EXPECT_EQ(gpt2::load_hf(dir / "b/checkpoint")->config().n_embd, 32);
 }
 
+// Training text that spells a special token: matched by default and counted in the data summary, or read as plain
+// text with --data-special none (a choice the run keeps: eval tokenizes its text the same way).
+TEST(TrainDriver, DataSpecialTokensAreCountedOrReadAsText) {
+  TempDir dir("data_special");
+  std::string text = read_file(small_text(dir));
+  text.insert(1000, "<think>");
+  text.insert(20000, "<think>");
+  write_file(dir / "think.txt", text);
+  TrainOptions o = small_run(dir / "think.txt", dir / "all", 1);
+  o.add_tokens = {"<think>"};
+  o.eval_interval = 0;
+  std::string log;
+  ASSERT_EQ(0, train(o, &log));
+  EXPECT_NE(log.find("2 special token(s) matched in the text (--data-special all)"), std::string::npos) << log;
+  o.out = dir / "none";
+  o.data_special = "none";
+  ASSERT_EQ(0, train(o, &log));
+  EXPECT_NE(log.find("special-token text read as plain text (--data-special none)"), std::string::npos) << log;
+  EvalOptions e;
+  e.checkpoint = dir / "none";
+  e.split = "all";
+  std::ostringstream out;
+  EXPECT_EQ(run_eval(e, out).tokens, static_cast<int64_t>(text.size()) - 1);  // one token per character
+  TrainOptions r = o;
+  r.resume = true;
+  r.steps = 2;
+  r.data_special = "all";
+  r.given = {"data-special", "steps"};
+  try {
+    train(r);
+    ADD_FAILURE() << "resumed with another --data-special";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("--data-special \"all\" (the run has \"none\")"), std::string::npos)
+        << err.what();
+  }
+}
+
 TEST(TrainDriver, ClearErrors) {
   TempDir dir("errors");
   const std::string data = small_text(dir);
@@ -364,7 +401,13 @@ TEST(CheckpointDir, ReplacesAtomicallyAndCleansUp) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
   EXPECT_EQ(entries, 1);
-  fs::create_directories(dir / "checkpoint.tmp-1-0");
+  // Left by a crashed writer: removed. Another live writer's (the parent process stands in for one): kept.
+  const std::string dead = dir / ("checkpoint.tmp-" + std::to_string(dead_pid()) + "-0");
+  const std::string aside = dead + ".old";
+  const std::string live = dir / ("checkpoint.tmp-" + std::to_string(::getppid()) + "-0");
+  for (const auto& d : {dead, aside, live}) fs::create_directories(d);
   remove_stale_checkpoint_temps(dir.path.string());
-  EXPECT_FALSE(fs::exists(dir / "checkpoint.tmp-1-0"));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(aside));
+  EXPECT_TRUE(fs::exists(live));
 }

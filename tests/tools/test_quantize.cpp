@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "driver_test_util.h"
 #include "drivers.h"
+#include "file_lock.h"
 
 namespace fs = std::filesystem;
 using namespace tern;
@@ -281,4 +282,31 @@ TEST(QuantizeDriver, PackedAndDequantizedInferenceAgree) {
   plain.weights.weights = "packed";
   std::ostringstream plog;
   tern::testutil::expect_error([&] { run_eval(plain, plog); }, "has no BitLinear layers to pack");
+}
+
+// Two runs into one --out would delete each other's temporary directory: the second is refused, and the
+// cleanup spares a directory whose writer is still alive.
+TEST(QuantizeDriver, OneWriterPerOutputAndOnlyDeadWritersTempsAreRemoved) {
+  TempDir dir("quantize_lock");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  std::ostringstream log;
+  {
+    FileLock other(dir / ".p4.lock", "test", "held");
+    try {
+      run_quantize(quick(p3, dir / "p4", 0), log);
+      ADD_FAILURE() << "ran while another run held the lock";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("another `tern quantize` is writing " + (dir / "p4")), std::string::npos)
+          << e.what();
+    }
+  }
+  const std::string dead = dir / ("p4.tmp-" + std::to_string(dead_pid()) + "-0");
+  const std::string live = dir / ("p4.tmp-" + std::to_string(::getppid()) + "-0");
+  fs::create_directories(dead);
+  fs::create_directories(live);
+  run_quantize(quick(p3, dir / "p4", 0), log);
+  EXPECT_TRUE(fs::exists(dir / "p4/model.safetensors"));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));
 }

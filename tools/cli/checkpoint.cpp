@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -154,24 +155,44 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
   return c;
 }
 
-void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+void check_text_file(const std::string& path, const std::string& where, const std::string& what) {
+  std::error_code ec;
+  const auto st = fs::status(path, ec);
+  TERN_CHECK(fs::exists(st), where, what, " '", path, "' does not exist");
+  TERN_CHECK(!fs::is_directory(st), where, what, " '", path, "' is a directory; give a text file");
+  TERN_CHECK(fs::is_regular_file(st), where, what, " '", path, "' is not a regular file");
+}
+
+bool resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
                            const std::string& where) {
   std::error_code ec;
-  if (fs::exists(dir + "/" + kStateFile, ec)) {
+  const std::string state = dir + "/" + kStateFile;
+  bool special_tokens = true;
+  if (fs::exists(state, ec)) {
+    std::string recorded;
     try {
-      const auto st = nlohmann::json::parse(read_text_file(dir + "/" + kStateFile, where));
+      const auto st = nlohmann::json::parse(read_text_file(state, where));
       const auto& opts = st.at("options");
-      if (data.empty() && fs::is_regular_file(opts.at("data").get<std::string>(), ec)) data = opts.at("data");
+      recorded = opts.at("data").get<std::string>();
       if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
-    } catch (const nlohmann::json::exception&) {
-      // not a usable training state: fall back to the defaults
+      special_tokens = opts.value("data-special", std::string("all")) == "all";
+    } catch (const nlohmann::json::exception& e) {
+      TERN_CHECK(!data.empty(), where, state, " does not say which text the model was trained on (", e.what(),
+                 "); pass --data FILE");
+    }
+    // Other text would give numbers that look like the run's and are not: say so instead of guessing.
+    if (data.empty()) {
+      TERN_CHECK(fs::exists(recorded, ec), where, "the checkpoint was trained on '", recorded,
+                 "', which no longer exists (", state, "); pass --data FILE to use another text file");
+      data = recorded;
     }
   }
   if (data.empty()) data = default_data_dir() + "/tinyshakespeare/input.txt";
   if (train_fraction <= 0) train_fraction = 0.9;
-  TERN_CHECK(fs::is_regular_file(data, ec), where, "data file '", data, "' does not exist");
+  check_text_file(data, where, "data file");
   TERN_CHECK(train_fraction > 0 && train_fraction < 1, where, "--train-fraction must be in (0, 1), got ",
              train_fraction);
+  return special_tokens;
 }
 
 // ---- tokenizers
@@ -202,6 +223,11 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const std::string& text, const st
   TERN_CHECK(type == "bpe", origin, "unknown tokenizer type '", type, "' (expected char or bpe)");
   std::unique_ptr<Tokenizer> tok;
   std::error_code ec;
+  // A checkpoint's bpe tokenizer keeps its vocabulary beside it; GPT-2's from the data dir is no stand-in.
+  if (!bpe_dir.empty() && !fs::exists(bpe_dir + "/encoder.json", ec))
+    for (const char* f : {"vocab.json", "merges.txt"})
+      TERN_CHECK(fs::exists(bpe_dir + "/" + f, ec), bpe_dir + "/" + f, "missing: the bpe tokenizer of ", origin,
+                 " needs it");
   if (!bpe_dir.empty() && fs::exists(bpe_dir + "/vocab.json", ec) && fs::exists(bpe_dir + "/merges.txt", ec))
     tok = std::make_unique<GPT2Tokenizer>(
         GPT2Tokenizer::from_files(bpe_dir + "/vocab.json", bpe_dir + "/merges.txt"));
@@ -225,6 +251,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::error_code ec;
   const std::string tj = dir + "/" + kTokenizerFile;
   if (fs::exists(tj, ec)) return tokenizer_from_json(read_text_file(tj, tj), tj, dir);
+  // tern writes tern_tokenizer.json into every checkpoint and Phase 4 directory. Without it a guess (GPT-2's BPE)
+  // would fail later on a vocabulary mismatch, or silently tokenize differently.
+  for (const char* marker : {kStateFile, "quantize_report.json"})
+    TERN_CHECK(!fs::exists(dir + "/" + marker, ec), tj,
+               "missing: this tern checkpoint's tokenizer file was removed (copy it back from the run)");
   if (fs::exists(dir + "/vocab.json", ec) && fs::exists(dir + "/merges.txt", ec))
     return std::make_unique<GPT2Tokenizer>(GPT2Tokenizer::from_files(dir + "/vocab.json", dir + "/merges.txt"));
   return make_tokenizer("bpe");
@@ -312,13 +343,29 @@ void CheckpointDir::commit() {
   if (exchanged) fs::remove_all(tmp_, ec);  // the previous checkpoint now lives at tmp_
 }
 
+namespace {
+// Whether the process that named a temporary directory "<name>.tmp-<pid>-<n>[.old]" may still be writing it. A
+// name without a readable PID is left alone: it is not ours to delete.
+bool owner_may_be_alive(const std::string& suffix) {
+  const size_t dash = suffix.find('-');
+  if (dash == 0 || dash == std::string::npos || dash > 9) return true;
+  pid_t pid = 0;
+  for (size_t i = 0; i < dash; ++i) {
+    if (suffix[i] < '0' || suffix[i] > '9') return true;
+    pid = pid * 10 + (suffix[i] - '0');
+  }
+  if (pid == ::getpid()) return true;
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+}  // namespace
+
 void remove_stale_checkpoint_temps(const std::string& parent, const std::string& name) {
   std::error_code ec;
   if (!fs::is_directory(parent, ec)) return;
   const std::string prefix = name + kTmpInfix;
   for (const auto& e : fs::directory_iterator(parent, ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind(prefix, 0) == 0) fs::remove_all(e.path(), ec);
+    if (n.rfind(prefix, 0) == 0 && !owner_may_be_alive(n.substr(prefix.size()))) fs::remove_all(e.path(), ec);
   }
 }
 

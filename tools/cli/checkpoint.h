@@ -54,8 +54,9 @@ std::string tokenizer_to_json(const Tokenizer& tok);
 std::unique_ptr<Tokenizer> tokenizer_from_json(const std::string& text, const std::string& origin,
                                                const std::string& bpe_dir = "");
 // The tokenizer of a checkpoint directory: tern_tokenizer.json (with vocab.json +
-// merges.txt for bpe when present), else vocab.json + merges.txt (a transformers
-// directory), else GPT-2's from the data dir.
+// merges.txt for bpe, which must be there), else vocab.json + merges.txt (a transformers
+// directory), else GPT-2's from the data dir. A tern checkpoint (tern_state.json or
+// quantize_report.json) without tern_tokenizer.json is an error naming the file.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 
 // A checkpoint opened for inference (eval, generate): dir resolved, model on `device` in eval
@@ -72,9 +73,14 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
 void add_inference_weight_options(CLI::App& cmd, InferenceWeights& how);
 
 // The text a checkpoint was trained on and its train fraction: the given ones, else the run
-// state's (tern_state.json), else tinyshakespeare and 0.9. Checks the file and the fraction.
-void resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
+// state's (tern_state.json), else tinyshakespeare and 0.9. Checks the file and the fraction. A
+// recorded file that is gone is an error naming it, never a reason to use other text.
+// Returns whether the run matched special tokens in its text (train's --data-special; true
+// when not recorded), so that its text is tokenized the same way again.
+bool resolve_training_data(const std::string& dir, std::string& data, double& train_fraction,
                            const std::string& where);
+// A text file to read: "<what> 'path' does not exist", "... is a directory", "... is not a regular file".
+void check_text_file(const std::string& path, const std::string& where, const std::string& what);
 // The tokenizer files a checkpoint holds, read once so that every save can write them:
 // tern_tokenizer.json, and for bpe vocab.json + merges.txt from `bpe_dir` (a tern data
 // dir with encoder.json + vocab.bpe, or a checkpoint with vocab.json + merges.txt;
@@ -103,7 +109,8 @@ class CheckpointDir {
   bool committed_ = false;
 };
 
-// Removes parent/name.tmp-* left behind by a crashed writer.
+// Removes parent/name.tmp-<pid>-* left behind by a crashed writer: only those whose process is gone, so that a
+// concurrent writer's directory is never pulled from under it.
 void remove_stale_checkpoint_temps(const std::string& parent, const std::string& name = kCheckpointName);
 
 // fsync of a directory (its entries); throws on failure.

@@ -34,6 +34,7 @@ struct TrainOptions {
   std::string tokenizer;       // bpe | char; "" = the --init checkpoint's, else bpe with --init, else char
   std::string vocab;           // bpe: dir with encoder.json + vocab.bpe; char: vocab .json or a text file
   std::vector<std::string> add_tokens;  // special tokens to add (e.g. <think>, </think>)
+  std::string data_special = "all";     // all: special-token text in --data becomes the token; none: plain text
   double train_fraction = 0.9;
 
   // Batches.
@@ -155,6 +156,7 @@ struct QuantizeOptions {
   double train_fraction = -1;  // <= 0: the training run's, else 0.9
   std::string device = "cpu";
   bool overwrite = false;
+  bool strict = false;      // an --exclude pattern that matches no module is an error, not a warning
   std::set<std::string> given;  // flag names without dashes
 };
 

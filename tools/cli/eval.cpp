@@ -81,11 +81,12 @@ EvalResult run_eval(const EvalOptions& o, std::ostream& out) {
   // The data file and split point: given, else the training run's, else tinyshakespeare.
   std::string data = o.data;
   double train_fraction = o.train_fraction;
-  resolve_training_data(dir, data, train_fraction, kWhere);
+  const bool special_tokens = resolve_training_data(dir, data, train_fraction, kWhere);
 
   const bool all = o.split == "all";
   data::TextDatasetOptions dopts;
   dopts.train_fraction = all ? 1.0 : train_fraction;
+  dopts.special_tokens = special_tokens;
   auto ds = data::TextDataset::load(data, *tok, dopts);
   const data::Split split = o.split == "val" ? data::Split::val : data::Split::train;
   const Tensor toks = ds.tokens(split);
@@ -129,7 +130,7 @@ void add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--train-fraction", o->train_fraction,
                   "where the val split starts (default: the training run's, else 0.9)");
-  cmd->add_option("--block", o->block, "window length (default: the model's n_positions)");
+  cmd->add_option("--block", o->block, "window length (default 0: the model's n_positions)");
   cmd->add_option("--batch", o->batch, "windows per forward pass")->capture_default_str();
   cmd->add_option("--max-batches", o->max_batches, "stop after this many batches (0: the whole split)")
       ->capture_default_str();

@@ -4,6 +4,8 @@
 //   tern generate out/checkpoint --prompt "ROMEO:" --max-new-tokens 300
 //   tern generate path/to/gpt2 --prompt "Hello, I'm a language model," --top-k 50 --seed 1
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -61,13 +63,21 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
                           .top_p = o.top_p};
   if (o.stop_at_eot && tok->eot_id()) g.stop_token = *tok->eot_id();
 
+  // A sample that cannot be written (a full disk behind a redirect) stops the run instead of vanishing.
+  auto checked = [&out](auto&& write) {
+    errno = 0;
+    write();
+    const int err = errno;
+    TERN_CHECK(out.good(), kWhere, "cannot write the sample to the output",
+               err != 0 ? std::string(": ") + std::strerror(err) : std::string());
+  };
   int64_t total_tokens = 0;
   double total_decode_s = 0, first_token_s = 0;
   int64_t decode_tokens = 0;
   for (int64_t i = 0; i < o.num_samples; ++i) {
     if (i > 0) out << "\n---------------\n";
     if (o.echo_prompt) out << prompt_text;
-    out.flush();
+    checked([&] { out.flush(); });
     g.seed = o.seed + static_cast<uint64_t>(i);
     Utf8Stream stream(out);
     const Stopwatch sw;
@@ -79,9 +89,9 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
       t_last = t;
       ++n;
       if (id == g.stop_token) return;
-      stream.write(tok->token_bytes(id));
+      checked([&] { stream.write(tok->token_bytes(id)); });
     });
-    stream.finish();
+    checked([&] { stream.finish(); });
     total_tokens += n;
     if (n > 0) first_token_s += t_first;
     if (n > 1) {
@@ -90,7 +100,7 @@ void run_generate(const GenerateCliOptions& o, std::ostream& out, std::ostream& 
     }
   }
   out << "\n";
-  out.flush();
+  checked([&] { out.flush(); });
   err << "[generate] " << total_tokens << " tokens";
   if (o.num_samples > 1) err << " in " << o.num_samples << " samples";
   err << "; prompt " << prompt.size() << " token" << (prompt.size() == 1 ? "" : "s") << ", first token after "

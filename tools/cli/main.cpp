@@ -16,6 +16,12 @@
 #include <tern/core/error.h>
 
 #include "commands.h"
+#include "suggest.h"
+
+namespace {
+// A command line that cannot be parsed exits with 2, as other command-line tools do (CLI11 would use 104-109).
+constexpr int kUsageError = 2;
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"tern: a small deep-learning framework's command-line tool"};
@@ -28,10 +34,19 @@ int main(int argc, char** argv) {
   tern::cli::add_tokenize(app);
   tern::cli::add_info(app);
   app.set_version_flag("--version", tern::cli::version_line());
+  if (argc > 1 && argv[1][0] != '-') {
+    if (const auto unknown = tern::cli::unknown_command(app, argv[1])) {
+      std::cerr << "tern: " << *unknown << "\nRun with --help for the list of commands.\n";
+      return kUsageError;
+    }
+  }
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback
+  } catch (const CLI::RuntimeError& e) {
+    return app.exit(e);  // a subcommand's own exit code (train's 130 after Ctrl-C)
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);  // prints the help, or the error with a pointer to --help
+    return rc == 0 ? 0 : kUsageError;
   } catch (const tern::Error& e) {
     std::cerr << "tern " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name()) << ": "
               << e.what() << "\n";

@@ -13,12 +13,14 @@
 //   tokenizer files, qat_metrics.csv (with QAT)
 //
 // The directory is written beside its final name and renamed into place when complete, so
-// an error or a crash never leaves a half-written Phase 4 directory under that name.
+// an error or a crash never leaves a half-written Phase 4 directory under that name. A lock file
+// beside it (.<name>.lock) turns a second `tern quantize` into the same --out away while one runs.
 //
 //   tern quantize --model out/checkpoint --out phase4
 //   tern quantize --model out --out phase4 --qat-steps 300 --threshold 0.1
 //   tern quantize --model hf-gpt2 --out phase4 --absmean --exclude lm_head,wte,wpe,c_proj
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -26,6 +28,7 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -43,11 +46,13 @@
 #include <tern/nn/optim/optimizer.h>
 #include <tern/quant/bitlinear.h>
 #include <tern/quant/compressed_model.h>
+#include <tern/quant/convert.h>
 #include <tern/quant/phase4.h>
 
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "file_lock.h"
 #include "given_options.h"
 #include "run_common.h"
 
@@ -83,7 +88,10 @@ quant::Phase4Config resolve_config(const QuantizeOptions& o) {
   if (given("min-lr")) c.qat_min_lr = f.qat_min_lr;
   if (given("warmup-steps")) c.qat_warmup_steps = f.qat_warmup_steps;
   if (given("batch")) c.qat_batch_size = f.qat_batch_size;
-  if (given("block")) c.qat_block_size = f.qat_block_size;
+  if (given("block")) {
+    TERN_CHECK(f.qat_block_size > 0, kWhere, "--block must be positive, got ", f.qat_block_size);
+    c.qat_block_size = f.qat_block_size;
+  }
   if (given("weight-decay")) c.qat_weight_decay = f.qat_weight_decay;
   if (given("grad-clip")) c.qat_grad_clip = f.qat_grad_clip;
   if (given("seed")) c.seed = f.seed;
@@ -116,6 +124,7 @@ class Quantizer {
     device_ = parse_device(o_.device, kWhere);
     check_output();
     load();
+    check_exclude_patterns();
     QuantizeReport r;
     r.val_fp32 = evaluate("fp32 (Phase 3)");
     convert();
@@ -145,6 +154,12 @@ class Quantizer {
     TERN_CHECK(!fs::exists(p, ec) || o_.overwrite, kWhere, "'", o_.out,
                "' already exists; pass --overwrite to replace it");
     TERN_CHECK(!fs::exists(p, ec) || fs::is_directory(p, ec), kWhere, "'", o_.out, "' exists and is not a directory");
+    // The lock sits beside --out, since --out itself is replaced when the new directory is complete.
+    fs::create_directories(parent_, ec);
+    TERN_CHECK(!ec, kWhere, "cannot create ", parent_, ": ", ec.message());
+    const std::string lock_path = parent_ + "/." + name_ + ".lock";
+    lock_.emplace(lock_path, kWhere,
+                  "another `tern quantize` is writing " + o_.out + " (" + lock_path + " is locked)");
   }
 
   void load() {
@@ -173,10 +188,11 @@ class Quantizer {
 
     std::string data = o_.data;
     double fraction = o_.train_fraction;
-    resolve_training_data(dir_, data, fraction, kWhere);
+    const bool special_tokens = resolve_training_data(dir_, data, fraction, kWhere);
     data_ = data;
     data::TextDatasetOptions dopts;
     dopts.train_fraction = fraction;
+    dopts.special_tokens = special_tokens;
     ds_ = std::make_unique<data::TextDataset>(data::TextDataset::load(data, *tok_, dopts));
     block_ = cfg_.qat_block_size > 0 ? std::min(cfg_.qat_block_size, model_->config().n_positions)
                                      : model_->config().n_positions;
@@ -189,6 +205,39 @@ class Quantizer {
                  ds_->size(data::Split::train), " tokens; --block ", block_, " needs at least ", block_ + 1);
     out_ << "Phase 3 model: " << dir_ << " (" << human_count(static_cast<double>(model_->num_parameters()))
          << " parameters, vocab " << model_->config().vocab_size << ")\ndata: " << data << "\n";
+  }
+
+  // An --exclude pattern that matches no module is most likely a typo that leaves layers quantized which the user
+  // meant to keep: warn, listing the names there are (layer numbers folded), or refuse under --strict. Only the
+  // flag's patterns are checked: the defaults name lm_head, which tern's GPT-2 ties to wte rather than holding.
+  void check_exclude_patterns() {
+    if (!o_.given.count("exclude")) return;
+    std::vector<std::string> names, unmatched;
+    for (const auto& [name, m] : model_->named_modules())
+      if (!name.empty()) names.push_back(name);
+    for (const auto& p : o_.config.exclude_patterns)
+      if (std::none_of(names.begin(), names.end(),
+                       [&](const std::string& n) { return quant::matches_pattern(n, p, cfg_.pattern_mode); }))
+        unmatched.push_back("'" + p + "'");
+    if (unmatched.empty()) return;
+    std::vector<std::string> folded;  // h.0.attn, h.1.attn, ... -> h.<i>.attn
+    for (const auto& n : names) {
+      std::string f;
+      std::istringstream parts(n);
+      for (std::string part; std::getline(parts, part, '.');)
+        f += (f.empty() ? "" : ".") + (part.find_first_not_of("0123456789") == std::string::npos ? "<i>" : part);
+      if (std::find(folded.begin(), folded.end(), f) == folded.end()) folded.push_back(f);
+    }
+    std::string msg = "--exclude " + join(unmatched, ", ") + " matches no module (" +
+                      quant::pattern_mode_name(cfg_.pattern_mode) + " match); the modules are: " + join(folded, ", ");
+    TERN_CHECK(!o_.strict, kWhere, msg);
+    out_ << "warning: " << msg << "\n";
+  }
+
+  static std::string join(const std::vector<std::string>& v, const std::string& sep) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+    return s;
   }
 
   // Mean next-token loss over the val split in consecutive windows (eval_iters > 0: the first
@@ -299,6 +348,7 @@ class Quantizer {
   std::unique_ptr<quant::CompressedModel> cm_;
   int64_t block_ = 0;
   std::string metrics_;
+  std::optional<FileLock> lock_;
 };
 
 }  // namespace
@@ -344,6 +394,8 @@ void add_quantize(CLI::App& app) {
   add(cmd->add_option("--exclude", c.exclude_patterns, "comma-separated name patterns kept at full precision "
                                                        "(default 'lm_head,wte,wpe')"))
       ->delimiter(',')
+      ->group("Quantization");
+  add(cmd->add_flag("--strict", o->strict, "an --exclude pattern that matches no module is an error, not a warning"))
       ->group("Quantization");
   add(cmd->add_flag_function("--glob", [&c](int64_t) { c.pattern_mode = quant::PatternMode::glob; },
                     "match --exclude as globs over the whole dotted name instead of substrings"))

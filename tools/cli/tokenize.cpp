@@ -4,6 +4,7 @@
 //   tern tokenize --decode --text '[15496, 995]'      Hello world
 //   tern tokenize --tokenizer char --text "hii there"
 //   tern tokenize --add-tokens '<think>,</think>' --text '<think>hm</think>'
+//   tern tokenize --special none --text '<|endoftext|>'   the string as text, not id 50256
 
 #include <iostream>
 #include <iterator>
@@ -29,6 +30,7 @@ struct TokenizeOptions {
   std::string text;
   bool has_text = false;
   bool decode = false;
+  std::string special = "all";
 };
 
 std::string read_stdin() {
@@ -42,7 +44,7 @@ void run_tokenize(const TokenizeOptions& o) {
     if (!t.empty()) tok->add_special_token(t);
   const std::string input = o.has_text ? o.text : read_stdin();
   if (!o.decode) {
-    const std::vector<TokenId> ids = tok->encode(input);
+    const std::vector<TokenId> ids = o.special == "all" ? tok->encode(input) : tok->encode_ordinary(input);
     std::string out = "[";
     for (size_t i = 0; i < ids.size(); ++i) {
       if (i) out += ", ";
@@ -86,6 +88,11 @@ void add_tokenize(CLI::App& app) {
                   "(default: tinyshakespeare)");
   cmd->add_option("--add-tokens", opts->add_tokens, "comma-separated special tokens to add, e.g. '<think>,</think>'")
       ->delimiter(',');
+  cmd->add_option("--special", opts->special,
+                  "all: text that spells a special token (<|endoftext|>, --add-tokens) becomes its id, as Hugging "
+                  "Face's tokenizer does; none: it is encoded as ordinary text (tiktoken's encode_ordinary)")
+      ->check(CLI::IsMember({"all", "none"}))
+      ->capture_default_str();
   cmd->add_option("--text", opts->text, "the input (instead of stdin)");
   cmd->add_flag("--decode", opts->decode, "read a JSON array of ids and print the text");
   cmd->callback([opts, cmd] {

@@ -9,17 +9,12 @@
 // Every step appends a row to <out>/metrics.csv; <out>/checkpoint/ (see checkpoint.h) is
 // replaced atomically every --checkpoint-interval steps, at the end, and on Ctrl-C.
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -47,7 +42,9 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "file_lock.h"
 #include "given_options.h"
+#include "metrics_csv.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -57,7 +54,6 @@ namespace tern::cli {
 namespace {
 
 constexpr const char* kWhere = "train";
-constexpr const char* kMetricsHeader = "step,lr,train_loss,val_loss,tokens_per_s,elapsed_s";
 
 // ---- SIGINT / SIGTERM: the handler only sets a flag; the loop checks it each step.
 
@@ -116,6 +112,7 @@ const std::vector<Field>& fields() {
       field("tokenizer", true, &TrainOptions::tokenizer),
       field("vocab", true, &TrainOptions::vocab),
       field("add-tokens", true, &TrainOptions::add_tokens),
+      field("data-special", true, &TrainOptions::data_special),
       field("train-fraction", true, &TrainOptions::train_fraction),
       field("batch", true, &TrainOptions::batch),
       field("block", true, &TrainOptions::block),
@@ -166,75 +163,6 @@ std::string absolute_path(const std::string& p) {
   return ec ? p : a.lexically_normal().string();
 }
 
-// Exclusive use of the --out directory while training.
-class DirLock {
- public:
-  explicit DirLock(const std::string& dir) {
-    const std::string path = dir + "/.train.lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    TERN_CHECK(fd_ >= 0, kWhere, "cannot open ", path, ": ", std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      TERN_FAIL(kWhere, "another `tern train` is using ", dir, " (", path, " is locked)");
-    }
-  }
-  ~DirLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-// metrics.csv, cut back to the rows at or before `step` when resuming.
-class MetricsCsv {
- public:
-  MetricsCsv(const std::string& path, std::optional<int64_t> keep_upto) : path_(path) {
-    std::string kept = std::string(kMetricsHeader) + "\n";
-    std::error_code ec;
-    if (keep_upto && fs::exists(path, ec)) {
-      std::ifstream in(path);
-      std::string line;
-      bool first = true;
-      while (std::getline(in, line)) {
-        if (first) {
-          first = false;
-          continue;
-        }
-        if (line.empty()) continue;
-        const size_t comma = line.find(',');
-        try {
-          if (std::stoll(line.substr(0, comma)) <= *keep_upto) kept += line + "\n";
-        } catch (const std::exception&) {
-          // a torn last line from a crash: drop it
-        }
-      }
-    }
-    data::write_file_atomic(path, kept, path);
-    f_ = std::fopen(path.c_str(), "a");
-    TERN_CHECK(f_, kWhere, "cannot open ", path, ": ", std::strerror(errno));
-  }
-  ~MetricsCsv() {
-    if (f_) std::fclose(f_);
-  }
-  MetricsCsv(const MetricsCsv&) = delete;
-  MetricsCsv& operator=(const MetricsCsv&) = delete;
-
-  void row(int64_t step, double lr, double train_loss, double val_loss, double tokens_per_s, double elapsed) {
-    auto num = [](const char* f, double v) { return std::isnan(v) ? std::string() : fmt(f, v); };
-    std::fprintf(f_, "%lld,%s,%s,%s,%s,%.3f\n", static_cast<long long>(step), num("%.6g", lr).c_str(),
-                 num("%.6f", train_loss).c_str(), num("%.6f", val_loss).c_str(), num("%.1f", tokens_per_s).c_str(),
-                 elapsed);
-    std::fflush(f_);
-  }
-
- private:
-  std::string path_;
-  std::FILE* f_ = nullptr;
-};
-
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct Trainer {
@@ -280,7 +208,10 @@ struct Trainer {
     positive("eval-iters", o.eval_iters);
     TERN_CHECK(o.final_eval_iters >= 0, kWhere, "--final-eval-iters must be >= 0, got ", o.final_eval_iters);
     positive("log-interval", o.log_interval);
-    TERN_CHECK(o.block >= 0, kWhere, "--block must be >= 0 (0: the model's n_positions), got ", o.block);
+    // 0 stands for "not given" in TrainOptions; a 0 the user typed is refused, not read as the preset's value.
+    for (const auto& [name, v] : {std::pair{"n-layer", o.n_layer}, std::pair{"n-head", o.n_head},
+                                  std::pair{"n-embd", o.n_embd}, std::pair{"block", o.block}})
+      TERN_CHECK(v > 0 || (v == 0 && !given(name)), kWhere, "--", name, " must be positive, got ", v);
     TERN_CHECK(o.lr > 0 && std::isfinite(o.lr), kWhere, "--lr must be positive, got ", o.lr);
     non_negative("min-lr", o.min_lr);
     non_negative("weight-decay", o.weight_decay);
@@ -297,6 +228,8 @@ struct Trainer {
                o.train_fraction);
     TERN_CHECK(o.schedule == "cosine" || o.schedule == "constant", kWhere, "--schedule must be cosine or constant, got '",
                o.schedule, "'");
+    TERN_CHECK(o.data_special == "all" || o.data_special == "none", kWhere,
+               "--data-special must be all or none, got '", o.data_special, "'");
     TERN_CHECK(o.tokenizer.empty() || o.tokenizer == "bpe" || o.tokenizer == "char", kWhere,
                "--tokenizer must be bpe or char, got '", o.tokenizer, "'");
     TERN_CHECK(!o.out.empty(), kWhere, "--out must not be empty");
@@ -319,7 +252,7 @@ struct Trainer {
     o.data = absolute_path(o.data);
     if (!o.init.empty()) o.init = absolute_path(resolve_checkpoint_dir(o.init, kWhere));
     if (!o.vocab.empty()) o.vocab = absolute_path(o.vocab);
-    TERN_CHECK(fs::is_regular_file(o.data, ec), kWhere, "data file '", o.data, "' does not exist");
+    check_text_file(o.data, kWhere, "data file");
 
     // The tokenizer.
     std::string bpe_dir = o.vocab;
@@ -428,6 +361,7 @@ struct Trainer {
   void load_data() {
     data::TextDatasetOptions dopts;
     dopts.train_fraction = o.train_fraction;
+    dopts.special_tokens = o.data_special == "all";
     ds = data::TextDataset::load(o.data, *tok, dopts);
   }
 
@@ -540,7 +474,38 @@ struct Trainer {
     return n == iters ? sum / static_cast<double>(n) : kNaN;
   }
 
+  // What a failed write leaves on disk, for its message.
+  std::string checkpoint_status() const {
+    return saved_step >= 0 ? "the previous checkpoint, at step " + std::to_string(saved_step) + ", is intact in " +
+                                 ckpt_dir
+                           : std::string("no checkpoint has been written yet");
+  }
+
   void save_checkpoint() {
+    try {
+      write_checkpoint();
+    } catch (const Error& e) {
+      TERN_FAIL(kWhere, "cannot save the checkpoint of step ", step, ": ", e.what(), "; ", checkpoint_status());
+    }
+  }
+
+  // A row of metrics.csv was lost (disk full, say): training on would leave no record, so stop, keeping the
+  // steps done in a checkpoint if there is room for one.
+  [[noreturn]] void stop_on_metrics_failure(const Error& e) {
+    std::string kept;
+    try {
+      if (saved_step != step) save_checkpoint();
+      kept = "checkpoint saved at step " + std::to_string(step) + " in " + ckpt_dir + "; free some space and " +
+             "resume with: tern train --out " + o.out + " --resume";
+    } catch (const Error& ce) {
+      kept = ce.what();
+      const std::string prefix = std::string("[") + kWhere + "] ";
+      if (kept.rfind(prefix, 0) == 0) kept.erase(0, prefix.size());
+    }
+    TERN_FAIL(kWhere, "stopped at step ", step, ": ", e.what(), "; ", kept);
+  }
+
+  void write_checkpoint() {
     CheckpointDir cd(o.out);
     std::map<std::string, std::string> meta = {{"tern.step", std::to_string(step)}};
     if (const auto layout = quant::bitnet_layout(*model); !layout.empty())
@@ -582,18 +547,45 @@ struct Trainer {
     out.flush();
   }
 
+  // Creates --out; returns the directories that did not exist before, deepest first.
+  std::vector<fs::path> make_out_dir() const {
+    std::vector<fs::path> made;
+    std::error_code ec;
+    fs::path p = fs::absolute(o.out, ec).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    for (; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+      made.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(o.out, ec);
+    TERN_CHECK(!ec, kWhere, "cannot create --out directory ", o.out, ": ", ec.message());
+    return made;
+  }
+
   int run() {
     validate_options();
     ckpt_dir = o.out + "/" + kCheckpointName;
     device = parse_device(o.device, kWhere);
     std::error_code ec;
-    fs::create_directories(o.out, ec);
-    TERN_CHECK(!ec, kWhere, "cannot create --out directory ", o.out, ": ", ec.message());
-    DirLock lock(o.out);
-    remove_stale_checkpoint_temps(o.out);
-    if (o.resume) setup_resume();
-    else setup_fresh();
-    validate_options();
+    const std::vector<fs::path> made = make_out_dir();
+    const std::string lock_path = o.out + "/.train.lock";
+    std::optional<FileLock> lock;
+    try {
+      lock.emplace(lock_path, kWhere, "another `tern train` is using " + o.out + " (" + lock_path + " is locked)");
+      remove_stale_checkpoint_temps(o.out);
+      if (o.resume) setup_resume();
+      else setup_fresh();
+      validate_options();
+    } catch (...) {
+      // A run that never started leaves no trace: the directories it made go again, if still empty.
+      if (lock && !made.empty()) {
+        fs::remove(lock_path, ec);
+        lock.reset();
+        for (const auto& d : made)
+          if (!fs::remove(d, ec)) break;
+      }
+      throw;
+    }
 
     const auto& cfg = model->config();
     const int64_t tokens_per_step = o.batch * o.block * o.grad_accum;
@@ -604,7 +596,10 @@ struct Trainer {
         << (o.resume ? " from step " + std::to_string(step) : o.init.empty() ? "" : ", from " + o.init) << "\n";
     out << "data: " << o.data << ", " << tok->kind() << " tokenizer (" << tok->vocab_size() << " tokens): "
         << grouped(ds->size(data::Split::train)) << " train / " << grouped(ds->size(data::Split::val))
-        << " val tokens\n";
+        << " val tokens, "
+        << (o.data_special == "all" ? grouped(ds->special_count()) + " special token(s) matched in the text"
+                                    : std::string("special-token text read as plain text"))
+        << " (--data-special " << o.data_special << ")\n";
     out << "batch " << o.batch << " x " << o.block << (o.grad_accum > 1 ? " x " + std::to_string(o.grad_accum) : "")
         << " = " << grouped(tokens_per_step) << " tokens/step, " << o.steps << " steps; AdamW lr " << o.lr;
     if (o.schedule == "cosine")
@@ -619,7 +614,7 @@ struct Trainer {
         << "at the end and on Ctrl-C)\n";
     out.flush();
 
-    MetricsCsv csv(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt);
+    MetricsCsv csv(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt, out);
     StopSignals signals;
     model->train();
 
@@ -627,7 +622,11 @@ struct Trainer {
     if (!o.resume && eval_due(0)) {
       last_val = evaluate(o.eval_iters);
       if (!std::isnan(last_val)) {
-        csv.row(0, kNaN, kNaN, last_val, kNaN, elapsed());
+        try {
+          csv.row(0, kNaN, kNaN, last_val, kNaN, elapsed());
+        } catch (const Error& e) {
+          stop_on_metrics_failure(e);
+        }
         line("step 0: val loss " + fmt("%.4f", last_val));
       }
     }
@@ -663,7 +662,11 @@ struct Trainer {
         val = evaluate(step == o.steps && o.final_eval_iters > 0 ? o.final_eval_iters : o.eval_iters);
         if (!std::isnan(val)) last_val = val;
       }
-      csv.row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
+      try {
+        csv.row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
+      } catch (const Error& e) {
+        stop_on_metrics_failure(e);
+      }
 
       const double per_step = session.seconds() / static_cast<double>(step - first_step);
       const double eta = static_cast<double>(o.steps - step) * per_step;
@@ -748,6 +751,12 @@ void add_train(CLI::App& app) {
       ->group("Data");
   add(cmd->add_option("--add-tokens", o->add_tokens, "comma-separated special tokens to add, e.g. '<think>,</think>'"))
       ->delimiter(',')
+      ->group("Data");
+  add(cmd->add_option("--data-special", o->data_special,
+                      "all: special-token text in --data (<|endoftext|>, --add-tokens) becomes that token, as Hugging "
+                      "Face's tokenizer does; none: it is read as plain text (tiktoken's encode_ordinary)"))
+      ->check(CLI::IsMember({"all", "none"}))
+      ->capture_default_str()
       ->group("Data");
   add(cmd->add_option("--train-fraction", o->train_fraction, "leading fraction of the tokens used for training"))
       ->capture_default_str()
