@@ -9,6 +9,8 @@ namespace tern::nn::optim {
 
 namespace {
 
+constexpr size_t kMuonGroup = 2;  // after AdamW's two
+
 bool matches_any(const std::string& name, const std::vector<std::string>& patterns) {
   for (const auto& p : patterns)
     if (name.find(p) != std::string::npos) return true;
@@ -63,11 +65,11 @@ MuGrokfast::MuGrokfast(const Module& model, MuGrokfastOptions opts)
     : Optimizer({}, opts.adamw.lr, opts.adamw.weight_decay, "MuGrokfast"), opts_(std::move(opts)) {
   TERN_CHECK(opts_.adamw.lr > 0, "MuGrokfast", "the AdamW learning rate must be > 0 (Muon's is set relative to it)");
   Split s = route(model, opts_, routing_);
-  ParamGroup muon_group{.lr = opts_.muon.lr, .weight_decay = opts_.muon.weight_decay};
+  ParamGroup muon_group{.params = {}, .lr = opts_.muon.lr, .weight_decay = opts_.muon.weight_decay};
   for (auto& [n, p] : s.muon) muon_group.params.push_back(p);
   auto adamw_groups = weight_decay_groups(s.adamw, opts_.adamw.weight_decay);
   for (auto& g : adamw_groups) g.lr = opts_.adamw.lr;
-  groups_ = {muon_group, adamw_groups[0], adamw_groups[1]};
+  groups_ = {adamw_groups[0], adamw_groups[1], muon_group};
   muon_ = std::make_unique<Muon>(std::vector<ParamGroup>{muon_group}, opts_.muon);
   adamw_ = std::make_unique<AdamW>(adamw_groups, opts_.adamw);
   if (opts_.grokfast) grokfast_.emplace(s.all, *opts_.grokfast);
@@ -75,7 +77,7 @@ MuGrokfast::MuGrokfast(const Module& model, MuGrokfastOptions opts)
 
 void MuGrokfast::step() {
   for (size_t g = 0; g < groups_.size(); ++g) {
-    ParamGroup& inner = g == 0 ? muon_->param_groups()[0] : adamw_->param_groups()[g - 1];
+    ParamGroup& inner = g == kMuonGroup ? muon_->param_groups()[0] : adamw_->param_groups()[g];
     inner.lr = groups_[g].lr;
     inner.weight_decay = groups_[g].weight_decay;
   }
@@ -85,9 +87,9 @@ void MuGrokfast::step() {
 }
 
 void MuGrokfast::set_lr(double lr) {
-  groups_[0].lr = lr * (opts_.muon.lr / opts_.adamw.lr);
+  groups_[0].lr = lr;
   groups_[1].lr = lr;
-  groups_[2].lr = lr;
+  groups_[kMuonGroup].lr = lr * (opts_.muon.lr / opts_.adamw.lr);
 }
 
 std::string MuGrokfast::routing_table() const {

@@ -35,7 +35,8 @@ class MuGrokfast : public Optimizer {
   explicit MuGrokfast(const Module& model, MuGrokfastOptions opts = {});
 
   // Grokfast (when on), then Muon's step, then AdamW's. param_groups() holds three groups,
-  // in this order: Muon, AdamW with decay, AdamW without; edits to them take effect here.
+  // in this order: AdamW with decay, AdamW without, Muon (so lr() is AdamW's, the
+  // schedule's); edits to them take effect here.
   void step() override;
   // `lr` is AdamW's rate; Muon's follows in the ratio of the options (muon.lr / adamw.lr),
   // so one schedule drives both.

@@ -159,9 +159,9 @@ TEST(MuGrokfast, RoutesHiddenLinearWeightsToMuon) {
   EXPECT_NE(opt.routing_table().find("muon   fc.weight (64,16)"), std::string::npos) << opt.routing_table();
   EXPECT_NE(opt.routing_table().find("adamw  head.weight (50,16)"), std::string::npos) << opt.routing_table();
   EXPECT_EQ(opt.param_groups().size(), 3u);
-  EXPECT_EQ(opt.param_groups()[0].params.size(), 2u);  // fc, proj weights
-  EXPECT_EQ(opt.param_groups()[1].params.size(), 2u);  // emb, head weights: decayed
-  EXPECT_EQ(opt.param_groups()[2].params.size(), 4u);  // biases and LayerNorm
+  EXPECT_EQ(opt.param_groups()[0].params.size(), 2u);  // emb, head weights: decayed
+  EXPECT_EQ(opt.param_groups()[1].params.size(), 4u);  // biases and LayerNorm
+  EXPECT_EQ(opt.param_groups()[2].params.size(), 2u);  // Muon: fc, proj weights
 }
 
 TEST(MuGrokfast, PatternsOverrideTheRouting) {
@@ -190,9 +190,9 @@ TEST(MuGrokfast, SetLrKeepsTheMuonRatio) {
   auto net = reference_model();
   optim::MuGrokfast opt(*net, {.muon = {.lr = 0.02}, .adamw = {.lr = 1e-3}});
   opt.set_lr(5e-4);
-  EXPECT_DOUBLE_EQ(opt.lr(0), 0.01);
+  EXPECT_DOUBLE_EQ(opt.lr(0), 5e-4);
   EXPECT_DOUBLE_EQ(opt.lr(1), 5e-4);
-  EXPECT_DOUBLE_EQ(opt.lr(2), 5e-4);
+  EXPECT_DOUBLE_EQ(opt.lr(2), 0.01);
 }
 
 TEST(Muon, RefusesNonMatrices) {
