@@ -44,8 +44,8 @@ std::string describe_optimizer(const OptimizerSpec& s, const nn::optim::Optimize
     (r.muon ? n_muon : n_adamw) += 1;
     if (r.muon) e_muon += numel_of(r.shape);
   }
-  os << (s.name == "muon" ? "Muon" : "MuGrokfast") << ": Muon lr " << s.muon_lr << " on " << n_muon << " matrices ("
-     << e_muon << " parameters), AdamW lr " << s.lr << " on " << n_adamw << " tensors";
+  os << (s.name == "muon" ? "Muon + AdamW" : "MuGrokfast") << ": Muon lr " << s.muon_lr << " on " << n_muon
+     << " matrices (" << e_muon << " parameters), AdamW lr " << s.lr << " on " << n_adamw << " tensors";
   if (s.name == "mugrokfast") os << ", Grokfast alpha " << s.grokfast_alpha << " lamb " << s.grokfast_lamb;
   return os.str();
 }

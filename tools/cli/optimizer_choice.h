@@ -27,8 +27,8 @@ void check_optimizer_spec(const OptimizerSpec& s, const std::string& where);
 
 std::unique_ptr<nn::optim::Optimizer> create_optimizer(const nn::Module& model, const OptimizerSpec& s);
 
-// One line for the run's header: "AdamW lr 0.001" or "MuGrokfast: Muon lr 0.02 on 24 matrices
-// (7.08M parameters), AdamW lr 0.001 on 52 tensors, Grokfast alpha 0.98 lamb 2".
+// One line for the run's header: "AdamW lr 0.001" or "MuGrokfast: Muon lr 0.02 on 16 matrices
+// (786432 parameters), AdamW lr 0.001 on 36 tensors, Grokfast alpha 0.98 lamb 2".
 std::string describe_optimizer(const OptimizerSpec& s, const nn::optim::Optimizer& opt);
 
 // The per-parameter routing table of a muon/mugrokfast optimizer; "" for AdamW.
