@@ -23,6 +23,9 @@
 #include <tern/nn/init.h>
 #include <tern/nn/layers.h>
 #include <tern/nn/module.h>
+#include <tern/nn/optim/grokfast.h>
+#include <tern/nn/optim/mugrokfast.h>
+#include <tern/nn/optim/muon.h>
 #include <tern/nn/optim/optimizer.h>
 #include <tern/nn/transformer.h>
 #include <tern/quant/bitlinear.h>

@@ -26,8 +26,9 @@ class Optimizer {
   virtual void step() = 0;
   void zero_grad();
   std::vector<ParamGroup>& param_groups() { return groups_; }
-  // Sets every group's learning rate (what schedules call each step).
-  void set_lr(double lr);
+  // Sets every group's learning rate (what schedules call each step). Optimizers whose
+  // groups keep different rates (MuGrokfast) scale them together instead.
+  virtual void set_lr(double lr);
   double lr(size_t group = 0) const;
 
   // Everything needed to resume bit-identically, as named tensors, torch.optim's state_dict

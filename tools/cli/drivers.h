@@ -52,6 +52,10 @@ struct TrainOptions {
   double weight_decay = 0.1;
   double beta1 = 0.9, beta2 = 0.99;
   double grad_clip = 1.0;      // 0 = off
+  std::string optimizer = "adamw";  // adamw | muon | mugrokfast (see optimizer_choice.h)
+  double muon_lr = 0.02;       // Muon's peak lr; the schedule scales it with --lr's
+  double grokfast_alpha = 0.98, grokfast_lamb = 2.0;
+  bool show_routing = false;   // print which parameters Muon and AdamW update
   double dropout = -1;         // < 0 = the model config's
   bool bitnet = false;         // train BitNet b1.58: linears -> BitLinear (Phase4Config defaults)
 
@@ -157,6 +161,11 @@ struct QuantizeOptions {
   std::string device = "cpu";
   bool overwrite = false;
   bool strict = false;      // an --exclude pattern that matches no module is an error, not a warning
+  // The QAT optimizer (adamw | muon | mugrokfast); Muon's lr defaults to 20x --lr's default,
+  // as in `tern train`, and follows the QAT schedule.
+  std::string optimizer = "adamw";
+  double muon_lr = 2e-3;
+  double grokfast_alpha = 0.98, grokfast_lamb = 2.0;
   std::set<std::string> given;  // flag names without dashes
 };
 

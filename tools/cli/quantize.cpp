@@ -54,6 +54,7 @@
 #include "drivers.h"
 #include "file_lock.h"
 #include "given_options.h"
+#include "optimizer_choice.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -121,6 +122,7 @@ class Quantizer {
 
   QuantizeReport run() {
     cfg_ = resolve_config(o_);
+    check_optimizer_spec(qat_optimizer_spec(), kWhere);
     device_ = parse_device(o_.device, kWhere);
     check_output();
     load();
@@ -263,8 +265,10 @@ class Quantizer {
 
   void qat() {
     model_->train();
-    auto opt = std::make_unique<nn::optim::AdamW>(nn::optim::weight_decay_groups(model_->named_parameters(), cfg_.qat_weight_decay),
-                                           nn::optim::AdamWOptions{.lr = cfg_.qat_lr, .beta1 = 0.9, .beta2 = 0.99, .weight_decay = cfg_.qat_weight_decay});
+    const OptimizerSpec spec = qat_optimizer_spec();
+    // After the conversion, so that Muon's routing sees the BitLinear modules.
+    auto opt = create_optimizer(*model_, spec);
+    out_ << "QAT optimizer: " << describe_optimizer(spec, *opt) << "\n";
     const int64_t warmup = std::min(cfg_.qat_warmup_steps, cfg_.qat_steps);
     nn::optim::WarmupCosineLR sched(cfg_.qat_lr, cfg_.qat_min_lr, warmup, cfg_.qat_steps);
     data::BatchSampler sampler(*ds_, data::Split::train, cfg_.qat_batch_size, block_, cfg_.seed);
@@ -298,6 +302,11 @@ class Quantizer {
     model_->eval();
   }
 
+  OptimizerSpec qat_optimizer_spec() const {
+    return {.name = o_.optimizer, .lr = cfg_.qat_lr, .beta1 = 0.9, .beta2 = 0.99, .weight_decay = cfg_.qat_weight_decay,
+            .muon_lr = o_.muon_lr, .grokfast_alpha = o_.grokfast_alpha, .grokfast_lamb = o_.grokfast_lamb};
+  }
+
   std::string write(const QuantizeReport& r) {
     remove_stale_checkpoint_temps(parent_, name_);
     CheckpointDir cd(parent_, name_);
@@ -328,6 +337,7 @@ class Quantizer {
                 {"val_loss_converted", r.val_converted},
                 {"val_loss_qat", std::isnan(r.val_qat) ? json(nullptr) : json(r.val_qat)},
                 {"qat_steps", r.qat_steps},
+                {"qat_optimizer", r.qat_steps > 0 ? json(o_.optimizer) : json(nullptr)},
                 {"eval_block", block_}};
     data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
     if (!metrics_.empty()) data::write_file_atomic(d + "/qat_metrics.csv", metrics_, "qat_metrics.csv");
@@ -414,6 +424,21 @@ void add_quantize(CLI::App& app) {
   add(cmd->add_option("--block", c.qat_block_size, "tokens per sequence (default: the model's n_positions)"))
       ->group("QAT");
   add(cmd->add_option("--weight-decay", c.qat_weight_decay, "AdamW weight decay (>= 2-D weights)"))->capture_default_str()->group("QAT");
+  add(cmd->add_option("--optimizer", o->optimizer,
+                      "adamw, muon (Muon on the BitLinear latent weights, AdamW on the rest) or mugrokfast (muon "
+                      "after a Grokfast-EMA gradient filter)"))
+      ->check(CLI::IsMember({"adamw", "muon", "mugrokfast"}))
+      ->capture_default_str()
+      ->group("QAT");
+  add(cmd->add_option("--muon-lr", o->muon_lr, "Muon's peak QAT learning rate (follows the schedule as --lr)"))
+      ->capture_default_str()
+      ->group("QAT");
+  add(cmd->add_option("--grokfast-alpha", o->grokfast_alpha, "mugrokfast: EMA momentum of the gradient filter"))
+      ->capture_default_str()
+      ->group("QAT");
+  add(cmd->add_option("--grokfast-lamb", o->grokfast_lamb, "mugrokfast: weight of the filtered gradient added back"))
+      ->capture_default_str()
+      ->group("QAT");
   add(cmd->add_option("--grad-clip", c.qat_grad_clip, "clip the global gradient norm (0: off)"))->capture_default_str()->group("QAT");
   add(cmd->add_option("--seed", c.seed, "seeds the new embedding rows and the QAT batches"))->capture_default_str()->group("QAT");
   add(cmd->add_option("--eval-iters", c.eval_iters, "val batches per val loss (0: the whole val split)"))

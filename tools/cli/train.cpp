@@ -45,6 +45,7 @@
 #include "file_lock.h"
 #include "given_options.h"
 #include "metrics_csv.h"
+#include "optimizer_choice.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -125,6 +126,10 @@ const std::vector<Field>& fields() {
       field("beta1", true, &TrainOptions::beta1),
       field("beta2", true, &TrainOptions::beta2),
       field("grad-clip", true, &TrainOptions::grad_clip),
+      field("optimizer", true, &TrainOptions::optimizer),
+      field("muon-lr", true, &TrainOptions::muon_lr),
+      field("grokfast-alpha", true, &TrainOptions::grokfast_alpha),
+      field("grokfast-lamb", true, &TrainOptions::grokfast_lamb),
       field("dropout", true, &TrainOptions::dropout),
       field("bitnet", true, &TrainOptions::bitnet),
       field("seed", true, &TrainOptions::seed),
@@ -177,7 +182,7 @@ struct Trainer {
   std::optional<data::TextDataset> ds;
   Generator gen{0};  // GPT-2 init, then dropout masks
   std::shared_ptr<gpt2::GPT2> model;
-  std::unique_ptr<nn::optim::AdamW> opt;
+  std::unique_ptr<nn::optim::Optimizer> opt;
   std::unique_ptr<nn::optim::LRSchedule> sched;
   std::unique_ptr<data::BatchSampler> sampler;
   std::vector<Tensor> params;
@@ -193,6 +198,10 @@ struct Trainer {
   }
 
   bool given(const char* name) const { return o.given.count(name) > 0; }
+  OptimizerSpec optimizer_spec() const {
+    return {.name = o.optimizer, .lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .weight_decay = o.weight_decay,
+            .muon_lr = o.muon_lr, .grokfast_alpha = o.grokfast_alpha, .grokfast_lamb = o.grokfast_lamb};
+  }
   double elapsed() const { return elapsed_before + clock.seconds(); }
 
   void validate_options() const {
@@ -223,6 +232,7 @@ struct Trainer {
                o.checkpoint_interval);
     TERN_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, kWhere,
                "--beta1 and --beta2 must be in [0, 1)");
+    check_optimizer_spec(optimizer_spec(), kWhere);
     TERN_CHECK(o.dropout < 1, kWhere, "--dropout must be in [0, 1), got ", o.dropout);
     TERN_CHECK(o.train_fraction > 0 && o.train_fraction < 1, kWhere, "--train-fraction must be in (0, 1), got ",
                o.train_fraction);
@@ -377,10 +387,7 @@ struct Trainer {
   void make_optimizer() {
     if (device != kCPU) model->to(device);
     params = model->parameters();
-    opt = std::make_unique<nn::optim::AdamW>(
-        nn::optim::weight_decay_groups(model->named_parameters(), o.weight_decay),
-        nn::optim::AdamWOptions{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = 1e-8,
-                                .weight_decay = o.weight_decay});
+    opt = create_optimizer(*model, optimizer_spec());
     if (o.schedule == "cosine")
       sched = std::make_unique<nn::optim::WarmupCosineLR>(o.lr, o.min_lr, o.warmup_steps, o.lr_decay_steps);
     else
@@ -440,6 +447,14 @@ struct Trainer {
 
   void merge_saved_options(const json& saved) {
     TERN_CHECK(saved.is_object(), kWhere, "the checkpoint's options are not an object");
+    // Each optimizer keeps other state, so a switch cannot resume; runs saved before
+    // --optimizer existed used AdamW.
+    const std::string saved_optimizer = saved.value("optimizer", "adamw");
+    TERN_CHECK(!given("optimizer") || o.optimizer == saved_optimizer, kWhere, "the run in ", o.out,
+               " was trained with --optimizer ", saved_optimizer, "; --resume cannot switch it to ", o.optimizer,
+               " (the optimizer state does not carry over). Start a new run from its weights with --init ", ckpt_dir,
+               " --optimizer ", o.optimizer, " --out OTHER_DIR");
+    if (!saved.contains("optimizer")) o.optimizer = "adamw";
     TrainOptions cur = o;
     if (!cur.data.empty()) cur.data = absolute_path(cur.data);
     if (!cur.init.empty()) cur.init = absolute_path(cur.init);
@@ -601,14 +616,16 @@ struct Trainer {
                                     : std::string("special-token text read as plain text"))
         << " (--data-special " << o.data_special << ")\n";
     out << "batch " << o.batch << " x " << o.block << (o.grad_accum > 1 ? " x " + std::to_string(o.grad_accum) : "")
-        << " = " << grouped(tokens_per_step) << " tokens/step, " << o.steps << " steps; AdamW lr " << o.lr;
+        << " = " << grouped(tokens_per_step) << " tokens/step, " << o.steps << " steps; "
+        << describe_optimizer(optimizer_spec(), *opt);
     if (o.schedule == "cosine")
-      out << " (warmup " << o.warmup_steps << ", cosine to " << o.min_lr << " at " << o.lr_decay_steps << ")";
+      out << "; schedule: warmup " << o.warmup_steps << ", cosine to " << o.min_lr << " at " << o.lr_decay_steps;
     else
-      out << " (constant)";
-    out << ", betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
+      out << "; constant lr";
+    out << "; AdamW betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
         << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device << " x" << num_threads()
         << " threads\n";
+    if (o.show_routing) out << optimizer_routing(*opt);
     out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
         << (o.checkpoint_interval > 0 ? "every " + std::to_string(o.checkpoint_interval) + " steps, " : "")
         << "at the end and on Ctrl-C)\n";
@@ -788,6 +805,23 @@ void add_train(CLI::App& app) {
   add(cmd->add_option("--beta2", o->beta2, "AdamW beta2"))->capture_default_str()->group("Optimizer");
   add(cmd->add_option("--grad-clip", o->grad_clip, "clip the global gradient norm to this (0: off)"))
       ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--optimizer", o->optimizer,
+                      "adamw; muon (Muon on the hidden Linear/BitLinear weights, AdamW on embeddings, biases and "
+                      "norms); mugrokfast (muon after a Grokfast-EMA gradient filter). A run keeps its optimizer"))
+      ->check(CLI::IsMember({"adamw", "muon", "mugrokfast"}))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--muon-lr", o->muon_lr, "Muon's peak learning rate (the schedule scales it as --lr)"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--grokfast-alpha", o->grokfast_alpha, "mugrokfast: EMA momentum of the gradient filter"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_option("--grokfast-lamb", o->grokfast_lamb, "mugrokfast: weight of the filtered gradient added back"))
+      ->capture_default_str()
+      ->group("Optimizer");
+  add(cmd->add_flag("--show-routing", o->show_routing, "print which optimizer updates each parameter"))
       ->group("Optimizer");
   add(cmd->add_option("--eval-interval", o->eval_interval, "estimate the val loss every N steps and at the end (0: never)"))
       ->capture_default_str()
