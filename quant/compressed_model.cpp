@@ -231,31 +231,59 @@ void CompressedModel::save(const std::string& path, const std::map<std::string, 
   io::save(path, out, meta);
 }
 
-void CompressedModel::load(const std::string& path) {
-  io::LoadOptions lo;
-  lo.copy = true;
-  io::Checkpoint ck = io::load(path, lo);
+CompressedFileHeader read_compressed_header(const io::Metadata& metadata, const std::string& path) {
   auto meta = [&](const char* key) -> const std::string& {
-    auto it = ck.metadata.find(key);
-    TERN_CHECK(it != ck.metadata.end(), path, "not a tern compressed model: metadata key '", key, "' is missing");
+    auto it = metadata.find(key);
+    TERN_CHECK(it != metadata.end(), path, "not a tern compressed model: metadata key '", key, "' is missing");
     return it->second;
   };
   TERN_CHECK(meta("format") == kCompressedFormat, path, "format is '", meta("format"), "', expected '",
              kCompressedFormat, "'");
   TERN_CHECK(meta("format_version") == kCompressedFormatVersion, path, "format_version ", meta("format_version"),
              " is not supported (this build reads ", kCompressedFormatVersion, ")");
-  const std::string mode = use_bitlinear_ ? "bitlinear" : "ptq";
-  TERN_CHECK(meta("mode") == mode, path, "was saved in '", meta("mode"), "' mode, this model uses '", mode, "'");
-  const Phase4Config file_cfg = Phase4Config::from_json(meta("phase4_config"), path + ": phase4_config");
-  std::vector<std::string> layers;
-  ordered_json shapes;
+  CompressedFileHeader h;
+  h.mode = meta("mode");
+  h.config = Phase4Config::from_json(meta("phase4_config"), path + ": phase4_config");
   try {
-    layers = ordered_json::parse(meta("bitlinear_layers")).get<std::vector<std::string>>();
-    shapes = ordered_json::parse(meta("layer_shapes"));
-  } catch (const std::exception& e) {
+    h.layers = ordered_json::parse(meta("bitlinear_layers")).get<std::vector<std::string>>();
+    const ordered_json shapes = ordered_json::parse(meta("layer_shapes"));
+    TERN_CHECK(shapes.is_object(), path, "layer_shapes must be a JSON object");
+    for (const auto& [layer, shape] : shapes.items()) h.shapes[layer] = shape.dump();
+  } catch (const nlohmann::json::exception& e) {
     TERN_FAIL(path, "invalid bitlinear_layers / layer_shapes metadata: ", e.what());
   }
-  const std::set<std::string> file_layers(layers.begin(), layers.end());
+  return h;
+}
+
+TernaryWeight read_packed_layer(const std::map<std::string, Tensor>& tensors, const std::string& layer,
+                                const Shape& shape, Packing packing, const std::string& path) {
+  auto pk = tensors.find(layer + ".weight_packed");
+  auto sc = tensors.find(layer + ".weight_scale");
+  TERN_CHECK(pk != tensors.end() && sc != tensors.end(), path, "missing '", layer, ".weight_packed' or '", layer,
+             ".weight_scale'");
+  TERN_CHECK(pk->second.dtype() == kUInt8 && pk->second.dim() == 1, path, layer,
+             ".weight_packed must be a 1-D U8 tensor");
+  TERN_CHECK(sc->second.numel() == 1 && is_floating(sc->second.dtype()), path, layer,
+             ".weight_scale must hold one float");
+  const float scale = static_cast<float>(sc->second.to(kFloat32).item<double>());
+  TERN_CHECK(std::isfinite(scale) && scale >= 0.0f, path, layer, ".weight_scale is invalid: ", scale);
+  Tensor bytes = pk->second.contiguous();
+  try {
+    return TernaryWeight{
+        unpack_ternary(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()), shape, packing), scale};
+  } catch (const Error& e) {
+    TERN_FAIL(path, layer, ".weight_packed: ", e.what());
+  }
+}
+
+void CompressedModel::load(const std::string& path) {
+  io::LoadOptions lo;
+  lo.copy = true;
+  io::Checkpoint ck = io::load(path, lo);
+  const CompressedFileHeader h = read_compressed_header(ck.metadata, path);
+  const std::string mode = use_bitlinear_ ? "bitlinear" : "ptq";
+  TERN_CHECK(h.mode == mode, path, "was saved in '", h.mode, "' mode, this model uses '", mode, "'");
+  const std::set<std::string> file_layers(h.layers.begin(), h.layers.end());
   const std::set<std::string> mine(conversion_.replaced.begin(), conversion_.replaced.end());
   for (const auto& l : file_layers)
     TERN_CHECK(mine.count(l), path, "quantizes layer '", l, "', which this model does not");
@@ -266,28 +294,15 @@ void CompressedModel::load(const std::string& path) {
   nn::StateDict sd;
   for (const auto& name : conversion_.replaced) {
     nn::Linear& l = linear(name);
-    auto pk = ck.tensors.find(name + ".weight_packed");
-    auto sc = ck.tensors.find(name + ".weight_scale");
-    TERN_CHECK(pk != ck.tensors.end() && sc != ck.tensors.end(), path, "missing '", name, ".weight_packed' or '", name,
-               ".weight_scale'");
-    TERN_CHECK(pk->second.dtype() == kUInt8 && pk->second.dim() == 1, path, name,
-               ".weight_packed must be a 1-D U8 tensor");
-    TERN_CHECK(sc->second.numel() == 1 && is_floating(sc->second.dtype()), path, name,
-               ".weight_scale must hold one float");
-    TERN_CHECK(shapes.is_object() && shapes.contains(name) && json_shape(l.weight.shape()) == shapes[name].dump(), path,
-               "layer '", name, "': stored shape ",
-               shapes.is_object() && shapes.contains(name) ? shapes[name].dump() : "?", " differs from the model's ",
+    auto stored = h.shapes.find(name);
+    TERN_CHECK(stored != h.shapes.end() && stored->second == json_shape(l.weight.shape()), path, "layer '", name,
+               "': stored shape ", stored != h.shapes.end() ? stored->second : "?", " differs from the model's ",
                shape_str(l.weight.shape()));
-    Tensor bytes = pk->second.contiguous();
-    const float scale = static_cast<float>(sc->second.to(kFloat32).item<double>());
-    TernaryWeight t{unpack_ternary(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()), l.weight.shape(),
-                                   file_cfg.packing),
-                    scale};
-    TERN_CHECK(std::isfinite(scale) && scale >= 0.0f, path, name, ".weight_scale is invalid: ", scale);
+    TernaryWeight t = read_packed_layer(ck.tensors, name, l.weight.shape(), h.config.packing, path);
     sd.emplace_back(name + ".weight", t.dequantize(l.weight.dtype()));
     ternary[name] = std::move(t);
-    ck.tensors.erase(pk);
-    ck.tensors.erase(sc);
+    ck.tensors.erase(name + ".weight_packed");
+    ck.tensors.erase(name + ".weight_scale");
   }
   for (auto& [k, t] : ck.tensors) sd.emplace_back(k, t);
   base_->load_state_dict(sd, true);

@@ -18,6 +18,7 @@
 //   "mode" ("bitlinear" or "ptq"), "bitlinear_layers" (JSON array of layer names),
 //   "layer_shapes" (JSON object: layer -> [out, in]).
 
+#include <tern/core/io/safetensors_format.h>
 #include <tern/nn/module.h>
 #include <tern/quant/config.h>
 #include <tern/quant/convert.h>
@@ -86,5 +87,21 @@ class CompressedModel {
   ConversionResult conversion_;
   std::map<std::string, PtqLayer> ptq_;
 };
+
+// Reading a file that CompressedModel::save wrote, piece by piece (CompressedModel::load and
+// quant::load_packed share these). Errors name `path` and the key or tensor.
+struct CompressedFileHeader {
+  std::string mode;                           // "bitlinear" or "ptq"
+  Phase4Config config;                        // the packing, above all
+  std::vector<std::string> layers;            // the quantized layers
+  std::map<std::string, std::string> shapes;  // layer -> its weight's shape as JSON, "[out, in]"
+};
+// Checks the format and its version, and parses the rest of the metadata.
+CompressedFileHeader read_compressed_header(const io::Metadata& metadata, const std::string& path);
+// The ternary weight of `layer`, whose weight has `shape`, from "<layer>.weight_packed" and
+// "<layer>.weight_scale": missing tensors, wrong dtypes, a byte count that does not fit the shape, an
+// invalid code and an invalid scale are errors.
+TernaryWeight read_packed_layer(const std::map<std::string, Tensor>& tensors, const std::string& layer,
+                                const Shape& shape, Packing packing, const std::string& path);
 
 }  // namespace tern::quant

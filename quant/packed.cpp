@@ -214,17 +214,10 @@ PackReport pack_for_inference(nn::Module& model, const PackOptions& opts) {
 
 PackReport load_packed(nn::Module& model, const std::string& path, const PackOptions& opts) {
   io::Checkpoint ck = io::load(path);
-  auto meta = [&](const char* key) -> const std::string& {
-    auto it = ck.metadata.find(key);
-    TERN_CHECK(it != ck.metadata.end(), path, "not a tern compressed model: metadata key '", key, "' is missing");
-    return it->second;
-  };
-  TERN_CHECK(meta("format") == kCompressedFormat, path, "format is '", meta("format"), "', expected '",
-             kCompressedFormat, "'");
-  TERN_CHECK(meta("format_version") == kCompressedFormatVersion, path, "format_version ", meta("format_version"),
-             " is not supported (this build reads ", kCompressedFormatVersion, ")");
-  TERN_CHECK(meta("mode") == "bitlinear", path, "holds a '", meta("mode"), "' model; packed inference needs BitLinear");
-  const Packing packing = Phase4Config::from_json(meta("phase4_config"), path + ": phase4_config").packing;
+  const CompressedFileHeader header = read_compressed_header(ck.metadata, path);
+  TERN_CHECK(header.mode == "bitlinear", path, "holds a '", header.mode,
+             "' model; packed inference needs BitLinear layers");
+  const Packing packing = header.config.packing;
 
   std::set<std::string> used;
   auto find = [&](const std::string& key) -> const Tensor* {
@@ -234,23 +227,7 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
   PackReport rep;
   auto packed_layer = [&](const std::string& name, const nn::ModulePtr& m) -> nn::ModulePtr {
     const auto& bl = static_cast<const BitLinear&>(*m);
-    const Tensor* pk = find(name + ".weight_packed");
-    const Tensor* sc = find(name + ".weight_scale");
-    TERN_CHECK(pk, path, "the BitLinear layer '", name, "' has no packed weight '", name, ".weight_packed'");
-    TERN_CHECK(sc, path, "the BitLinear layer '", name, "' has no scale '", name, ".weight_scale'");
-    TERN_CHECK(pk->dtype() == kUInt8 && pk->dim() == 1, path, name, ".weight_packed must be a 1-D U8 tensor, got ",
-               pk->dtype(), " ", shape_str(pk->shape()));
-    TERN_CHECK(is_floating(sc->dtype()) && sc->numel() == 1, path, name, ".weight_scale must hold one float");
-    const float scale = static_cast<float>(sc->to(kFloat32).item<double>());
-    TERN_CHECK(std::isfinite(scale) && scale >= 0.0f, path, name, ".weight_scale is invalid: ", scale);
-    Tensor bytes = pk->contiguous();
-    Tensor values;
-    try {
-      values = unpack_ternary(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()), bl.weight.shape(),
-                              packing);
-    } catch (const Error& e) {
-      TERN_FAIL(path, name, ".weight_packed: ", e.what());
-    }
+    TernaryWeight t = read_packed_layer(ck.tensors, name, bl.weight.shape(), packing, path);
     Tensor bias;
     if (bl.bias.defined()) {
       const Tensor* b = find(name + ".bias");
@@ -263,7 +240,7 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
     used.insert(name + ".weight_packed");
     used.insert(name + ".weight_scale");
     return std::make_shared<PackedBitLinear>(
-        TernaryWeight{values, scale}, bias,
+        t, bias,
         PackedBitLinearOptions{.input_rmsnorm = bl.input_rmsnorm(), .rmsnorm_eps = bl.options().rmsnorm_eps});
   };
   for (const auto& r : nn::replace_modules(
