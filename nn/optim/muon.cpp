@@ -70,28 +70,13 @@ void Muon::step() {
 
 NamedTensors Muon::state_dict() const {
   NamedTensors out = group_state();
-  for (size_t g = 0; g < momentum_.size(); ++g)
-    for (size_t i = 0; i < momentum_[g].size(); ++i)
-      if (momentum_[g][i].defined())
-        out.emplace_back("state." + std::to_string(g) + "." + std::to_string(i) + ".momentum_buffer", momentum_[g][i]);
+  save_param_buffers(out, momentum_, "momentum_buffer");
   return out;
 }
 
 void Muon::load_state_dict(const NamedTensors& state) {
   load_group_state(state);
-  std::map<std::string, Tensor> m(state.begin(), state.end());
-  for (size_t g = 0; g < momentum_.size(); ++g)
-    for (size_t i = 0; i < momentum_[g].size(); ++i) {
-      auto it = m.find("state." + std::to_string(g) + "." + std::to_string(i) + ".momentum_buffer");
-      if (it == m.end()) {
-        momentum_[g][i] = Tensor();
-        continue;
-      }
-      const Tensor& p = groups_[g].params[i];
-      TERN_CHECK(it->second.shape() == p.shape(), "Muon", "state for parameter ", i, " of group ", g, " has shape ",
-                 shape_str(it->second.shape()), " but the parameter has ", shape_str(p.shape()));
-      momentum_[g][i] = it->second.to(p.dtype()).to(p.device()).clone();
-    }
+  load_param_buffers(state, momentum_, "momentum_buffer");
 }
 
 }  // namespace tern::nn::optim

@@ -96,6 +96,31 @@ void Optimizer::load_group_state(const NamedTensors& state) {
   }
 }
 
+void Optimizer::save_param_buffers(NamedTensors& out, const std::vector<std::vector<Tensor>>& bufs,
+                                   const std::string& field) const {
+  for (size_t g = 0; g < bufs.size(); ++g)
+    for (size_t i = 0; i < bufs[g].size(); ++i)
+      if (bufs[g][i].defined())
+        out.emplace_back("state." + std::to_string(g) + "." + std::to_string(i) + "." + field, bufs[g][i]);
+}
+
+void Optimizer::load_param_buffers(const NamedTensors& state, std::vector<std::vector<Tensor>>& bufs,
+                                   const std::string& field) const {
+  const auto m = to_map(state);
+  for (size_t g = 0; g < bufs.size(); ++g)
+    for (size_t i = 0; i < bufs[g].size(); ++i) {
+      auto it = m.find("state." + std::to_string(g) + "." + std::to_string(i) + "." + field);
+      if (it == m.end()) {
+        bufs[g][i] = Tensor();
+        continue;
+      }
+      const Tensor& p = groups_[g].params[i];
+      TERN_CHECK(it->second.shape() == p.shape(), name_, "state for parameter ", i, " of group ", g, " has shape ",
+                 shape_str(it->second.shape()), " but the parameter has ", shape_str(p.shape()));
+      bufs[g][i] = it->second.to(p.dtype()).to(p.device()).clone();
+    }
+}
+
 // ---- AdamW
 
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions opts)
@@ -208,21 +233,13 @@ void SGD::step() {
 
 NamedTensors SGD::state_dict() const {
   NamedTensors out = group_state();
-  for (size_t g = 0; g < momentum_.size(); ++g)
-    for (size_t i = 0; i < momentum_[g].size(); ++i)
-      if (momentum_[g][i].defined())
-        out.emplace_back("state." + std::to_string(g) + "." + std::to_string(i) + ".momentum_buffer", momentum_[g][i]);
+  save_param_buffers(out, momentum_, "momentum_buffer");
   return out;
 }
 
 void SGD::load_state_dict(const NamedTensors& state) {
   load_group_state(state);
-  auto m = to_map(state);
-  for (size_t g = 0; g < momentum_.size(); ++g)
-    for (size_t i = 0; i < momentum_[g].size(); ++i) {
-      auto it = m.find("state." + std::to_string(g) + "." + std::to_string(i) + ".momentum_buffer");
-      momentum_[g][i] = it == m.end() ? Tensor() : it->second.clone();
-    }
+  load_param_buffers(state, momentum_, "momentum_buffer");
 }
 
 // ---- clipping and schedules

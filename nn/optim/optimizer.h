@@ -51,6 +51,13 @@ class Optimizer {
   std::vector<ParamGroup> groups_;
   NamedTensors group_state() const;
   void load_group_state(const NamedTensors& state);
+  // One buffer per parameter (bufs[g][i]) as state.<g>.<i>.<field> entries, and back. Undefined
+  // buffers are not written; absent entries load as undefined; a present entry must have its
+  // parameter's shape and takes its dtype and device.
+  void save_param_buffers(NamedTensors& out, const std::vector<std::vector<Tensor>>& bufs,
+                          const std::string& field) const;
+  void load_param_buffers(const NamedTensors& state, std::vector<std::vector<Tensor>>& bufs,
+                          const std::string& field) const;
   const char* name_;
 };
 
