@@ -146,7 +146,7 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
     popts.pack_bitlinear = packed;
     if (packed || !popts.int8_embeddings.empty()) quant::pack_for_inference(*c.model, popts);
   }
-  c.weights = packed ? "packed" : "dequantized";
+  c.weights = packed ? "packed" : has_bitlinear(*c.model) ? "dequantized" : "fp32";
   if (device != kCPU) c.model->to(device);
   c.model->eval();
   c.tokenizer = load_tokenizer(c.dir);

@@ -65,7 +65,7 @@ struct InferenceCheckpoint {
   std::string dir;
   std::shared_ptr<gpt2::GPT2> model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::string weights;  // what was used: "packed" or "dequantized"/"fp32" (as stored)
+  std::string weights;  // "packed", "dequantized" (BitLinear on fp32 weights) or "fp32" (no BitNet layers)
 };
 InferenceCheckpoint open_for_inference(const std::string& path, Device device, const std::string& where,
                                        const InferenceWeights& how = {});
