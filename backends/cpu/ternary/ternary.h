@@ -95,10 +95,17 @@ void linear_i8(const float* x, int64_t m, int64_t k, int64_t ldx, const int8_t* 
 
 // ---- per-path kernels (ternary_avx2.cpp, ternary_avx512.cpp), behind dots_i2 / dots_i8
 namespace detail {
-// Calls rows(t0, std::integral_constant<int, T>) over activation rows in tiles of T <= 4, so
-// that each tile size is its own unrolled kernel.
+// Calls tile(i, t0, R, T) over weight rows [i0, i1) and activation rows [0, m) in tiles of R in
+// {4, 1} weight rows by T <= 4 activation rows (R and T as std::integral_constant, so that each
+// tile size is its own unrolled kernel); activation tiles outside, so a chunk of weight rows is
+// swept once per activation tile while that tile stays in L1.
 template <typename F>
-void over_tokens(int64_t m, F&& rows) {
+void for_tiles(int64_t m, int64_t i0, int64_t i1, F&& tile) {
+  auto rows = [&](int64_t t0, auto T) {
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4) tile(i, t0, std::integral_constant<int, 4>{}, T);
+    for (; i < i1; ++i) tile(i, t0, std::integral_constant<int, 1>{}, T);
+  };
   int64_t t = 0;
   for (; t + 4 <= m; t += 4) rows(t, std::integral_constant<int, 4>{});
   switch (m - t) {

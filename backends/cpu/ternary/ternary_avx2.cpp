@@ -6,7 +6,6 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-
 namespace tern::cpu::ternary::detail {
 
 namespace {
@@ -65,17 +64,6 @@ void tile_i2(const uint8_t* w, int64_t rb, const int8_t* q, int64_t kp, int64_t 
     for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]) - qsum[t];
 }
 
-template <int T>
-void rows_i2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int64_t t0, int32_t* out,
-             int64_t ldo) {
-  const int64_t kp = a.kp, rb = kp / 4, blocks = kp / kBlock;
-  const int8_t* q = a.q.data() + t0 * kp;
-  const int32_t* qs = a.sum.data() + t0;
-  int64_t i = i0;
-  for (; i + 4 <= i1; i += 4) tile_i2<4, T>(w + i * rb, rb, q, kp, blocks, out + (i - i0), ldo, qs);
-  for (; i < i1; ++i) tile_i2<1, T>(w + i * rb, rb, q, kp, blocks, out + (i - i0), ldo, qs);
-}
-
 // int8 weights: vpmaddubsw(|a|, sign(w, a)) = a·w per byte pair; |a| ≤ 128, |w| ≤ 127 keep each
 // pair sum within 16 bits, so every product is widened at once.
 template <int R, int T>
@@ -110,25 +98,22 @@ void tile_i8(const int8_t* w, int64_t kp8, const int8_t* q, int64_t kp, int32_t*
     for (int t = 0; t < T; ++t) out[t * ldo + r] = hsum(acc[r][t]);
 }
 
-template <int T>
-void rows_i8(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int64_t t0,
-             int32_t* out, int64_t ldo) {
-  const int8_t* q = a.q.data() + t0 * a.kp;
-  int64_t i = i0;
-  for (; i + 4 <= i1; i += 4) tile_i8<4, T>(w8 + i * kp8, kp8, q, a.kp, out + (i - i0), ldo);
-  for (; i < i1; ++i) tile_i8<1, T>(w8 + i * kp8, kp8, q, a.kp, out + (i - i0), ldo);
-}
-
 }  // namespace
 
 void dots_i2_avx2(const QuantizedRows& a, const uint8_t* w, int64_t i0, int64_t i1, int32_t* out, int64_t ldo) {
-  over_tokens(a.m, [&](int64_t t0, auto T) { rows_i2<decltype(T)::value>(a, w, i0, i1, t0, out + t0 * ldo, ldo); });
+  const int64_t kp = a.kp, rb = kp / 4, blocks = kp / kBlock;
+  for_tiles(a.m, i0, i1, [&](int64_t i, int64_t t0, auto R, auto T) {
+    constexpr int r = decltype(R)::value, t = decltype(T)::value;
+    tile_i2<r, t>(w + i * rb, rb, a.q.data() + t0 * kp, kp, blocks, out + t0 * ldo + (i - i0), ldo,
+                  a.sum.data() + t0);
+  });
 }
 
 void dots_i8_avx2(const QuantizedRows& a, const int8_t* w8, int64_t kp8, int64_t i0, int64_t i1, int32_t* out,
                   int64_t ldo) {
-  over_tokens(a.m, [&](int64_t t0, auto T) {
-    rows_i8<decltype(T)::value>(a, w8, kp8, i0, i1, t0, out + t0 * ldo, ldo);
+  for_tiles(a.m, i0, i1, [&](int64_t i, int64_t t0, auto R, auto T) {
+    constexpr int r = decltype(R)::value, t = decltype(T)::value;
+    tile_i8<r, t>(w8 + i * kp8, kp8, a.q.data() + t0 * a.kp, a.kp, out + t0 * ldo + (i - i0), ldo);
   });
 }
 
