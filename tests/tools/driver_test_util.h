@@ -36,6 +36,19 @@ inline std::string small_text(const TempDir& dir) {
 }
 
 // A small, fast run: 2 layers, 32 wide, with dropout so that the generator state matters.
+// Phase 5: a few steps of training from a Phase 4 directory (tern train --init).
+inline TrainOptions phase5_run(const std::string& phase4, const std::string& data, const std::string& out) {
+  TrainOptions o;
+  o.init = phase4;
+  o.data = data;
+  o.batch = 4;
+  o.block = 16;
+  o.steps = 3;
+  o.eval_interval = 0;
+  o.out = out;
+  return o;
+}
+
 inline TrainOptions small_run(const std::string& data, const std::string& out, int64_t steps) {
   TrainOptions o;
   o.model = "tiny";

@@ -117,15 +117,8 @@ TEST(QuantizeOptimizer, QatAndPhase5WithMuGrokfast) {
   const auto report = nlohmann::json::parse(read_file(dir / "p4/quantize_report.json"));
   EXPECT_EQ(report.at("qat_optimizer"), "mugrokfast");
 
-  TrainOptions o;
-  o.init = dir / "p4";
-  o.data = data;
-  o.batch = 4;
-  o.block = 16;
-  o.steps = 3;
-  o.eval_interval = 0;
+  TrainOptions o = phase5_run(dir / "p4", data, dir / "p5");
   o.optimizer = "mugrokfast";
-  o.out = dir / "p5";
   std::string log;
   ASSERT_EQ(0, train(o, &log)) << log;
   EXPECT_NE(log.find("MuGrokfast: Muon lr 0.02 on 8 matrices"), std::string::npos) << log;

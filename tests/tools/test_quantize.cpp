@@ -132,14 +132,7 @@ TEST(QuantizeDriver, Phase5ContinuesTrainingAsBitNet) {
   std::ostringstream log;
   run_quantize(quick(p3, dir / "p4", 0), log);
 
-  TrainOptions o;
-  o.init = dir / "p4";
-  o.data = data;
-  o.batch = 4;
-  o.block = 16;
-  o.steps = 3;
-  o.eval_interval = 0;
-  o.out = dir / "p5";
+  TrainOptions o = phase5_run(dir / "p4", data, dir / "p5");
   std::string tlog;
   ASSERT_EQ(0, train(o, &tlog)) << tlog;
   const auto ck = io::load(dir / "p5/checkpoint/model.safetensors");
