@@ -173,6 +173,13 @@ StateDict Module::state_dict() const {
 }
 
 void Module::load_state_dict(const StateDict& state, bool strict) {
+  LoadStateOptions options;
+  options.strict = strict;
+  load_state_dict(state, options);
+}
+
+void Module::load_state_dict(const StateDict& state, const LoadStateOptions& options) {
+  const bool strict = options.strict;
   std::map<std::string, const Tensor*> given;
   for (auto& [n, t] : state) given[n] = &t;
   StateDict mine = state_dict();
@@ -209,7 +216,13 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     auto it = given.find(n);
     if (it == given.end()) continue;
     Tensor dst = t;
-    dst.copy_(*it->second);  // converts the dtype on the way, without a converted copy of the source
+    const Tensor& src = *it->second;
+    if (options.share && src.dtype() == dst.dtype() && src.device() == dst.device()) {
+      dst.set_data(src);
+      continue;
+    }
+    dst.copy_(src);  // converts the dtype on the way, without a converted copy of the source
+    if (options.copied) options.copied(src);
   }
 }
 

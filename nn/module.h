@@ -20,6 +20,19 @@ using StateDict = NamedTensors;
 class Module;
 using ModulePtr = std::shared_ptr<Module>;
 
+struct LoadStateOptions {
+  // Fail listing missing and unexpected keys (shape mismatches always fail).
+  bool strict = true;
+  // Make a parameter or buffer the given tensor itself (handles held elsewhere follow, as
+  // with Tensor::set_data) when its dtype and device already match, instead of copying
+  // into it; the others are copied. For inference from memory-mapped checkpoints: the
+  // weights stay page-cache memory, held once and shared between processes.
+  bool share = false;
+  // Called with each source tensor once it has been copied (not shared), so that the
+  // caller can release its memory before the next one is read.
+  std::function<void(const Tensor& source)> copied;
+};
+
 class Module {
  public:
   explicit Module(std::string type_name = "Module") : type_name_(std::move(type_name)) {}
@@ -83,6 +96,7 @@ class Module {
   // Copies values in place (handles held elsewhere stay valid). Strict mode fails
   // listing missing keys, unexpected keys and shape mismatches (with both shapes).
   void load_state_dict(const StateDict& state, bool strict = true);
+  void load_state_dict(const StateDict& state, const LoadStateOptions& options);
 
  protected:
   // For wrappers that keep parameters under another name.

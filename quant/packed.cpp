@@ -213,7 +213,12 @@ PackReport pack_for_inference(nn::Module& model, const PackOptions& opts) {
 }
 
 PackReport load_packed(nn::Module& model, const std::string& path, const PackOptions& opts) {
-  io::Checkpoint ck = io::load(path);
+  // Views of the mapping, each given back once it is packed or converted, so that the file
+  // is never held whole beside the modules made from it.
+  const auto file = io::SafetensorsFile::open(path);
+  io::Checkpoint ck;
+  ck.tensors = file.views();
+  ck.metadata = file.metadata();
   const CompressedFileHeader header = read_compressed_header(ck.metadata, path);
   TERN_CHECK(header.mode == "bitlinear", path, "holds a '", header.mode,
              "' model; packed inference needs BitLinear layers");
@@ -239,9 +244,10 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
     }
     used.insert(name + ".weight_packed");
     used.insert(name + ".weight_scale");
-    return std::make_shared<PackedBitLinear>(
-        t, bias,
-        PackedBitLinearOptions{.input_rmsnorm = bl.input_rmsnorm(), .rmsnorm_eps = bl.options().rmsnorm_eps});
+    auto packed = std::make_shared<PackedBitLinear>(
+        t, bias, PackedBitLinearOptions{.input_rmsnorm = bl.input_rmsnorm(), .rmsnorm_eps = bl.options().rmsnorm_eps});
+    file.release(*find(name + ".weight_packed"));
+    return packed;
   };
   for (const auto& r : nn::replace_modules(
            model, [](const std::string&, const nn::Module& m) { return dynamic_cast<const BitLinear*>(&m); },
@@ -259,7 +265,9 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
              TERN_CHECK(t->shape() == e.weight.shape(), path, name, ".weight has shape ", shape_str(t->shape()),
                         ", the model's is ", shape_str(e.weight.shape()));
              used.insert(name + ".weight");
-             return std::make_shared<Int8Embedding>(*t);
+             auto emb = std::make_shared<Int8Embedding>(*t);
+             file.release(*t);
+             return emb;
            }))
     rep.int8.push_back(r.name);
   check_embeddings_found(opts.int8_embeddings, rep.int8, path);
@@ -303,7 +311,10 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
     TERN_FAIL(path, msg, " (does the model have the file's BitNet layout?)");
   }
   try {
-    model.load_state_dict(rest, /*strict=*/false);
+    nn::LoadStateOptions load;
+    load.strict = false;
+    load.copied = [&file](const Tensor& src) { file.release(src); };
+    model.load_state_dict(rest, load);
   } catch (const Error& e) {
     TERN_FAIL(path, e.what());
   }

@@ -197,6 +197,26 @@ Tensor SafetensorsFile::tensor(const std::string& name, DType dtype, Device devi
   return out;
 }
 
+std::map<std::string, Tensor> SafetensorsFile::views() const {
+  std::map<std::string, Tensor> out;
+  for (const TensorInfo& t : header_.tensors)
+    if (to_tern_dtype(t.dtype)) out.emplace(t.name, tensor(t.name));
+  return out;
+}
+
+bool SafetensorsFile::release(const Tensor& view) const {
+  if (!view.defined() || !view.device().is_cpu() || !view.storage() || !base_) return false;
+  const auto* begin = static_cast<const uint8_t*>(view.storage()->data());
+  const uint8_t* end = begin + view.storage()->nbytes();
+  if (begin < base_ || end > base_ + size_) return false;
+  // Whole pages only: the ones at either end may hold a neighbour's bytes.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t last = reinterpret_cast<uintptr_t>(end) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  return true;
+}
+
 Tensor SafetensorsFile::bytes(const std::string& name) const {
   const TensorInfo& t = info(name);
   const auto n = static_cast<int64_t>(t.nbytes());

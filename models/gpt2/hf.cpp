@@ -8,6 +8,7 @@
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
 #include <tern/models/data/atomic_file.h>
+#include <tern/nn/init.h>
 
 namespace tern::gpt2 {
 
@@ -105,21 +106,34 @@ std::map<std::string, Tensor> to_hf_state(const nn::StateDict& state) {
   return out;
 }
 
-std::shared_ptr<GPT2> load_hf(const std::string& dir) {
+void load_hf_state(GPT2& model, const std::map<std::string, Tensor>& hf, const io::SafetensorsFile& file,
+                   const HfLoadOptions& options) {
+  nn::LoadStateOptions load;
+  load.share = options.inference;
+  load.copied = [&file](const Tensor& src) { file.release(src); };
+  try {
+    model.load_state_dict(from_hf_state(hf, file.path(), model.config().bias), load);
+  } catch (const Error& e) {
+    TERN_FAIL(file.path(), e.what());
+  }
+}
+
+std::shared_ptr<GPT2> load_hf(const std::string& dir, const HfLoadOptions& options) {
   const std::string cfg_path = dir + "/config.json";
   const std::string st_path = dir + "/model.safetensors";
   TERN_CHECK(std::filesystem::is_directory(dir), dir, "is not a directory");
   TERN_CHECK(std::filesystem::exists(cfg_path), dir, "has no config.json");
   TERN_CHECK(std::filesystem::exists(st_path), dir, "has no model.safetensors");
   Config cfg = Config::from_json(read_text(cfg_path), cfg_path);
-  auto ckpt = io::load(st_path);
-  match_bias_to_state(cfg, ckpt.tensors);
-  auto model = std::make_shared<GPT2>(cfg);
-  try {
-    model->load_state_dict(from_hf_state(ckpt.tensors, st_path, cfg.bias));
-  } catch (const Error& e) {
-    TERN_FAIL(st_path, e.what());
+  const auto file = io::SafetensorsFile::open(st_path);
+  const auto hf = file.views();
+  match_bias_to_state(cfg, hf);
+  std::shared_ptr<GPT2> model;
+  {
+    nn::init::SkipInitGuard skip;
+    model = std::make_shared<GPT2>(cfg);
   }
+  load_hf_state(*model, hf, file, options);
   return model;
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include <tern/core/io/safetensors.h>
 #include <tern/models/gpt2/model.h>
 #include <tern/nn/module.h>
 
@@ -36,8 +37,25 @@ std::map<std::string, Tensor> to_hf_state(const nn::StateDict& state);
 // transformers, say) is switched to bias = true, so that loading drops no value.
 void match_bias_to_state(Config& config, const std::map<std::string, Tensor>& hf);
 
-// Loads dir/config.json and dir/model.safetensors.
-std::shared_ptr<GPT2> load_hf(const std::string& dir);
+struct HfLoadOptions {
+  // For inference: every parameter whose dtype matches the file's (and whose data is
+  // aligned) is a view of the file's mapping instead of a copy, so the weights are held
+  // once, as page-cache memory shared with other processes reading the same file. Conv1D
+  // weights are then transposed views, which matmul takes without a copy. The mapping
+  // is private: a write to such a weight stays in this process and never reaches the
+  // file. Training writes every weight, so it loads copies (the default).
+  bool inference = false;
+};
+
+// Fills `model`, built for this checkpoint, from `hf` = file.views(), strictly. A tensor
+// converted to the model's dtype is copied and its pages in the mapping given back at
+// once, so the file and its converted copy are never both held whole.
+void load_hf_state(GPT2& model, const std::map<std::string, Tensor>& hf, const io::SafetensorsFile& file,
+                   const HfLoadOptions& options = {});
+
+// Loads dir/config.json and dir/model.safetensors. The model is built without running
+// its initialisers: the strict load fills every tensor, and a missing one is an error.
+std::shared_ptr<GPT2> load_hf(const std::string& dir, const HfLoadOptions& options = {});
 // Writes dir/config.json and dir/model.safetensors (each atomically), creating dir.
 void save_hf(const GPT2& model, const std::string& dir, const std::map<std::string, std::string>& metadata = {});
 

@@ -86,6 +86,31 @@ bool has_bitlinear(const nn::Module& m) {
   return false;
 }
 
+// For generate and eval: built without initialising, with every weight whose dtype matches a
+// view of the file's mapping (gpt2::HfLoadOptions::inference), so it is held once.
+std::shared_ptr<gpt2::GPT2> load_model_for_inference(const std::string& dir, const std::string& where) {
+  gpt2::Config cfg = read_config(dir, where);
+  const std::string st = dir + "/model.safetensors";
+  std::error_code ec;
+  TERN_CHECK(fs::exists(st, ec), where, "'", dir, "' has no model.safetensors");
+  const auto file = io::SafetensorsFile::open(st);
+  const auto hf = file.views();
+  gpt2::match_bias_to_state(cfg, hf);
+  std::shared_ptr<gpt2::GPT2> model;
+  {
+    nn::init::SkipInitGuard skip;  // the load below is strict: it fills every tensor
+    model = std::make_shared<gpt2::GPT2>(cfg, nullptr);
+  }
+  try {
+    if (const auto layout = quant::bitnet_layout_from_metadata(file.metadata(), st))
+      quant::apply_bitnet_layout(*model, *layout, st);
+  } catch (const Error& e) {
+    TERN_FAIL(st, e.what());
+  }
+  gpt2::load_hf_state(*model, hf, file, {.inference = true});
+  return model;
+}
+
 // A Phase 4 directory straight into packed modules: the model is built without initialising
 // (every tensor comes from the file), so the fp32 BitLinear weights are never touched or kept.
 std::shared_ptr<gpt2::GPT2> load_model_packed(const std::string& dir, const std::string& where,
@@ -137,10 +162,7 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
   if (packed && has_ternary) {
     c.model = load_model_packed(c.dir, where, popts);
   } else {
-    {
-      nn::init::SkipInitGuard skip;  // the load below is strict: it fills every tensor
-      c.model = load_model(c.dir, nullptr, where);
-    }
+    c.model = load_model_for_inference(c.dir, where);
     TERN_CHECK(!packed || has_bitlinear(*c.model), where, "'", c.dir,
                "' has no BitLinear layers to pack (--packed needs a BitNet checkpoint)");
     popts.pack_bitlinear = packed;
