@@ -10,6 +10,7 @@
 //   model.ternary.safetensors  the BitLinear weights packed (2 bits or 1.6 bits each) with their
 //                              scales; every other tensor in FP16
 //   config.json, compression_stats.json, phase4_config.json, quantize_report.json,
+//   layer_stats.json (per BitLinear: latent weight histogram, cut, sparsity, scale; layer_stats.h),
 //   tokenizer files, qat_metrics.csv (with QAT)
 //
 // The directory is written beside its final name and renamed into place when complete, so
@@ -54,6 +55,7 @@
 #include "drivers.h"
 #include "file_lock.h"
 #include "given_options.h"
+#include "layer_stats.h"
 #include "optimizer_choice.h"
 #include "run_common.h"
 
@@ -341,6 +343,7 @@ class Quantizer {
                 {"eval_block", block_}};
     data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
     if (!metrics_.empty()) data::write_file_atomic(d + "/qat_metrics.csv", metrics_, "qat_metrics.csv");
+    write_layer_stats(d + "/layer_stats.json", *model_);
     write_tokenizer_files(tokenizer_files(*tok_, dir_), d);
     cd.commit();
     return cd.final_path();
