@@ -189,7 +189,7 @@ struct Trainer {
 
   int64_t step = 0;
   int64_t saved_step = -1;  // the step of the checkpoint on disk (-1: none yet)
-  double elapsed_before = 0;  // wall time of earlier sessions of this run
+  double elapsed_before = 0;  // wall time of this run before its last --resume
   double last_val = kNaN;
   Stopwatch clock;
 
@@ -347,7 +347,7 @@ struct Trainer {
       out << "BitNet b1.58: " << conv.replaced.size() << " linear layers are BitLinear, " << conv.excluded.size()
           << " kept at full precision\n";
     }
-    // Resolve the defaults that later sessions must keep.
+    // Resolve the defaults that a --resume must keep.
     o.dropout = model->config().dropout;
     if (o.block == 0) o.block = model->config().n_positions;
     TERN_CHECK(o.block <= model->config().n_positions, kWhere, "--block ", o.block, " exceeds the model's n_positions ",
@@ -649,7 +649,7 @@ struct Trainer {
     }
 
     const int64_t first_step = step;
-    const Stopwatch session;
+    const Stopwatch since_start;
     double last_print = -1, ema_dt = kNaN, last_loss = kNaN;
     while (step < o.steps && !g_signal) {
       const Stopwatch sw;
@@ -685,16 +685,16 @@ struct Trainer {
         stop_on_metrics_failure(e);
       }
 
-      const double per_step = session.seconds() / static_cast<double>(step - first_step);
+      const double per_step = since_start.seconds() / static_cast<double>(step - first_step);
       const double eta = static_cast<double>(o.steps - step) * per_step;
       const double rate = static_cast<double>(tokens_per_step) / ema_dt;
       if (!std::isnan(val)) {
         line(progress(train_loss, rate, eta));
       } else if (tty) {
-        if (session.seconds() - last_print >= 0.1 || step == o.steps) {
+        if (since_start.seconds() - last_print >= 0.1 || step == o.steps) {
           out << "\r\033[K" << progress(train_loss, rate, eta);
           out.flush();
-          last_print = session.seconds();
+          last_print = since_start.seconds();
         }
       } else if (step % o.log_interval == 0 || step == o.steps) {
         line(progress(train_loss, rate, eta));
