@@ -6,8 +6,9 @@
 For each RUN_DIR it draws what the directory holds, into RUN_DIR/plots/ (or --out):
 
   metrics.csv      (tern train)      training.png: train and val loss against step and against tokens,
-                                     the learning rate, tokens/s
-  qat_metrics.csv  (tern quantize)   qat.png: the QAT loss and learning rate against step
+                                     the learning rate, tokens/s (in a tern quantize directory: qat.png)
+  qat_metrics.csv  (tern quantize)   qat.png: the QAT loss and learning rate against step, with the val
+                                     losses before and after
   layer_stats.json (tern quantize)   histograms.png: each BitLinear layer's latent weight histogram
                                      before ternarization, with the cut below which |w| becomes 0;
                                      layers.png: sparsity and scale per layer;
@@ -132,7 +133,19 @@ def loss_axes(ax, rows, xscale, xlabel):
     ax.legend(fontsize=8)
 
 
-def plot_training(run, out):
+def report_lines(ax, run):
+    """The val losses of quantize_report.json (a tern quantize directory) as horizontal lines."""
+    rep = read_json(os.path.join(run, "quantize_report.json")) or {}
+    for key, label, style in (("val_loss_fp32", "fp32 (Phase 3)", ":"),
+                              ("val_loss_converted", "converted, no fine-tune", "--"),
+                              ("val_loss_qat", "after QAT", "-")):
+        v = rep.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            ax.axhline(v, color="gray", linestyle=style, linewidth=1, label=f"val, {label}: {v:.4f}")
+    ax.legend(fontsize=8)
+
+
+def plot_training(run, out, png="training.png", title="tern train"):
     rows = read_csv(os.path.join(run, "metrics.csv"))
     if not rows:
         print(f"{run}/metrics.csv has no rows yet; nothing to draw")
@@ -141,6 +154,8 @@ def plot_training(run, out):
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     loss_axes(axes[0][0], rows, 1, "step")
     axes[0][0].set_title("loss against step")
+    if os.path.isfile(os.path.join(run, "quantize_report.json")):
+        report_lines(axes[0][0], run)
     if tps:
         loss_axes(axes[0][1], rows, tps, f"tokens ({tps:,} per step)")
         axes[0][1].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: human(v)))
@@ -166,9 +181,9 @@ def plot_training(run, out):
     ax.set_title("throughput (tokens/s)")
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
-    fig.suptitle(f"tern train: {os.path.basename(os.path.abspath(run))}")
+    fig.suptitle(f"{title}: {os.path.basename(os.path.abspath(run))}")
     fig.tight_layout()
-    save(fig, os.path.join(out, "training.png"))
+    save(fig, os.path.join(out, png))
 
 
 def plot_qat(run, out):
@@ -176,16 +191,9 @@ def plot_qat(run, out):
     if not rows:
         return
     tps = qat_tokens_per_step(run)
-    rep = read_json(os.path.join(run, "quantize_report.json")) or {}
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
     loss_axes(a, rows, 1, "QAT step" + (f" ({tps:,} tokens each)" if tps else ""))
-    for key, label, style in (("val_loss_fp32", "fp32 (Phase 3)", ":"),
-                              ("val_loss_converted", "converted, no fine-tune", "--"),
-                              ("val_loss_qat", "after QAT", "-")):
-        v = rep.get(key)
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            a.axhline(v, color="gray", linestyle=style, linewidth=1, label=f"val, {label}: {v:.4f}")
-    a.legend(fontsize=8)
+    report_lines(a, run)
     a.set_title("QAT loss")
     steps, lr = column(rows, "lr")
     b.plot(steps, lr, color="#2ca02c")
@@ -295,10 +303,12 @@ def main():
         out = args.out if args.out and len(args.runs) == 1 else os.path.join(
             args.out, os.path.basename(os.path.abspath(run))) if args.out else os.path.join(run, "plots")
         found = False
+        quantized = os.path.isfile(os.path.join(run, "quantize_report.json"))
         if os.path.isfile(os.path.join(run, "metrics.csv")):
-            plot_training(run, out)
+            # A tern quantize directory whose QAT wrote the training columns is drawn as a run, named qat.png.
+            plot_training(run, out, *(("qat.png", "tern quantize (QAT)") if quantized else ()))
             found = True
-        if os.path.isfile(os.path.join(run, "qat_metrics.csv")):
+        elif os.path.isfile(os.path.join(run, "qat_metrics.csv")):
             plot_qat(run, out)
             found = True
         if os.path.isfile(os.path.join(run, "layer_stats.json")):
