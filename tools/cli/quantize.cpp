@@ -10,7 +10,6 @@
 //   model.ternary.safetensors  the BitLinear weights packed (2 bits or 1.6 bits each) with their
 //                              scales; every other tensor in FP16
 //   config.json, compression_stats.json, phase4_config.json, quantize_report.json,
-//   layer_stats.json (per BitLinear: latent weight histogram, cut, sparsity, scale; layer_stats.h),
 //   tokenizer files, qat_metrics.csv (with QAT)
 //
 // The directory is written beside its final name and renamed into place when complete, so
@@ -53,9 +52,9 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "layer_stats.h"  // layer_stats.json: per BitLinear, the weight histogram, cut, sparsity and scale
 #include "file_lock.h"
 #include "given_options.h"
-#include "layer_stats.h"
 #include "optimizer_choice.h"
 #include "run_common.h"
 
@@ -333,6 +332,7 @@ class Quantizer {
     data::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
                             "compression_stats.json");
     data::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
+    write_layer_stats(d + "/layer_stats.json", *model_);
     json rep = {{"phase3_model", dir_},
                 {"data", data_},
                 {"val_loss_fp32", r.val_fp32},
@@ -343,7 +343,6 @@ class Quantizer {
                 {"eval_block", block_}};
     data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
     if (!metrics_.empty()) data::write_file_atomic(d + "/qat_metrics.csv", metrics_, "qat_metrics.csv");
-    write_layer_stats(d + "/layer_stats.json", *model_);
     write_tokenizer_files(tokenizer_files(*tok_, dir_), d);
     cd.commit();
     return cd.final_path();

@@ -649,7 +649,7 @@ struct Trainer {
     }
 
     const int64_t first_step = step;
-    const Stopwatch since_start;
+    const Stopwatch session;
     double last_print = -1, ema_dt = kNaN, last_loss = kNaN;
     while (step < o.steps && !g_signal) {
       const Stopwatch sw;
@@ -685,16 +685,16 @@ struct Trainer {
         stop_on_metrics_failure(e);
       }
 
-      const double per_step = since_start.seconds() / static_cast<double>(step - first_step);
+      const double per_step = session.seconds() / static_cast<double>(step - first_step);
       const double eta = static_cast<double>(o.steps - step) * per_step;
       const double rate = static_cast<double>(tokens_per_step) / ema_dt;
       if (!std::isnan(val)) {
         line(progress(train_loss, rate, eta));
       } else if (tty) {
-        if (since_start.seconds() - last_print >= 0.1 || step == o.steps) {
+        if (session.seconds() - last_print >= 0.1 || step == o.steps) {
           out << "\r\033[K" << progress(train_loss, rate, eta);
           out.flush();
-          last_print = since_start.seconds();
+          last_print = session.seconds();
         }
       } else if (step % o.log_interval == 0 || step == o.steps) {
         line(progress(train_loss, rate, eta));
