@@ -11,7 +11,7 @@
 // call, as they do in a training step.
 //
 // Each benchmark alternates the op and the memcpy ceiling call by call (see
-// bench_common.h). Reference rows, not part of the pass/fail table:
+// bench_common.h). Reference rows, without a goal:
 //   memcpy_2t   the copy split over the OpenMP threads, against the one-thread memcpy
 //   raw_add     tern::add against a hand-written OpenMP loop into a preallocated output:
 //               the cost of for_each_strided, dispatch and the output allocation.
@@ -140,9 +140,9 @@ int main(int argc, char** argv) {
   tern::NoGradGuard no_grad;  // inputs need no grad anyway; no graph is recorded
   inputs();                   // made before any timing
   std::vector<tern_bench::Row> rows;
-  auto add = [&](const char* label, const char* name, void (*fn)(benchmark::State&), double target) {
+  auto add = [&](const char* label, const char* name, void (*fn)(benchmark::State&), double goal) {
     benchmark::RegisterBenchmark(name, fn)->UseRealTime();
-    rows.push_back({label, name, target});
+    rows.push_back({label, name, goal});
   };
   add("add", "add_vs_memcpy", bm_add, 0.5);
   add("mul", "mul_vs_memcpy", bm_mul, 0.5);

@@ -74,9 +74,9 @@ BENCHMARK(BM_MuGrokfastStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iter
 }  // namespace
 
 int main(int argc, char** argv) {
-  tern_bench::Session session(argc, argv, {"--benchmark_repetitions=3", "--benchmark_enable_random_interleaving=true"});
-  if (session.bad_args()) return 1;
-  const auto& rec = session.run();
+  tern_bench::Harness harness(argc, argv, {"--benchmark_repetitions=3", "--benchmark_enable_random_interleaving=true"});
+  if (harness.bad_args()) return 1;
+  const auto& rec = harness.run();
   const auto& s = setup();
   int64_t n_muon = 0;
   for (const auto& r : s.muon.routing()) n_muon += r.muon ? numel_of(r.shape) : 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The PyTorch reference for README item (a): nanoGPT's CPU config on char-level
+"""The PyTorch reference for tern's char-level run (docs/training.md): nanoGPT's CPU config on char-level
 tinyshakespeare (4 layers, 4 heads, 128 wide, block 64, batch 12, 2000 steps, AdamW
 lr 1e-3 warmup 100 cosine to 1e-4, betas 0.9/0.99, weight decay 0.1 on >= 2-D
 weights, grad clip 1, dropout 0), trained in torch on this machine, and evaluated the

@@ -1,12 +1,18 @@
-# Every examples/*.cpp must appear in README.md verbatim, as a ```cpp block right after a
-# line "<!-- example: NAME.cpp -->".
+# Every examples/*.cpp must appear verbatim in README.md or in a docs/*.md page, as a ```cpp block right after a
+# line "<!-- example: NAME.cpp -->". A quote that drifts from the compiled file fails here.
 file(READ ${README} readme)
+file(GLOB pages ${DOCS}/*.md)
+set(text "${readme}")
+foreach(page ${pages})
+  file(READ ${page} content)
+  string(APPEND text "\n${content}")
+endforeach()
 file(GLOB sources ${EXAMPLES}/*.cpp)
 foreach(src ${sources})
   get_filename_component(name ${src} NAME)
   file(READ ${src} code)
-  string(FIND "${readme}" "<!-- example: ${name} -->\n```cpp\n${code}```" at)
+  string(FIND "${text}" "<!-- example: ${name} -->\n```cpp\n${code}```" at)
   if(at EQUAL -1)
-    message(FATAL_ERROR "README.md does not quote examples/${name} verbatim after <!-- example: ${name} -->")
+    message(FATAL_ERROR "neither README.md nor docs/*.md quotes examples/${name} verbatim after <!-- example: ${name} -->")
   endif()
 endforeach()

@@ -32,7 +32,7 @@ struct BitLinearOptions {
 };
 
 // Storage accounting for one layer. Ratios are fp32_bytes / x. The weight-only ceiling is
-// 32 / log2(3) ≈ 20.2× (the seed's "8.2×" is not a property of ternary weights); the bias and
+// 32 / log2(3) ≈ 20.2× (an "8.2× theoretical" figure is not a property of ternary weights); the bias and
 // scale at fp32 pull every ratio below it.
 struct MemoryFootprint {
   int64_t num_weights = 0;

@@ -3,7 +3,7 @@
 // packing, with a JSON form (stored in compressed checkpoints and read by `tern quantize`).
 //
 // weight_sparsity_threshold defaults to 0.1 (sparsity mode, see quant_ops.h) because that is
-// the seed's promise ("0.1 → 10% zeros"), honoured exactly: round(τ·numel) zeros per layer.
+// what the knob's name promises ("0.1 → 10% zeros"), honoured exactly: round(τ·numel) zeros per layer.
 // It is also idempotent: re-quantizing the dequantized weights gives the same ternary values
 // and the same scale, so a later phase that reloads the dequantized (FP16/FP32) weights and
 // runs the quantized forward continues from exactly the Phase-4 forward. The paper's absmean

@@ -1,5 +1,5 @@
 // BitNet b1.58 quantization kernels: fused per-token 8-bit activation quantization and
-// per-tensor ternarization (absmean, or an exact sparsity target found by radix select).
+// per-tensor ternarization (absmean, or an exact count of zeros found by radix select).
 
 #include <omp.h>
 #if defined(__AVX2__)

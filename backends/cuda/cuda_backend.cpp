@@ -1,6 +1,6 @@
 // The CUDA backend as far as it goes today: device discovery, a caching
-// allocator and host<->device copies. Kernels arrive with the CUDA-backend
-// issue; until then each reports that it is not implemented on CUDA yet.
+// allocator and host<->device copies. The kernels are not written yet; until
+// they are, each reports that it is not implemented on CUDA yet.
 
 #include <map>
 #include <memory>

@@ -1,5 +1,5 @@
 // The CUDA backend as it stands: device discovery, the caching allocator and
-// transfers. Kernels land with the CUDA-backend issue, together with the
+// transfers. The kernels, when they are written, come with the
 // CPU-vs-CUDA parity table.
 
 #include <gtest/gtest.h>

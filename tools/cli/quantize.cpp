@@ -52,6 +52,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "drivers.h"
+#include "layer_stats.h"  // layer_stats.json: per BitLinear, the weight histogram, cut, sparsity and scale
 #include "file_lock.h"
 #include "given_options.h"
 #include "optimizer_choice.h"
@@ -331,6 +332,7 @@ class Quantizer {
     data::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
                             "compression_stats.json");
     data::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
+    write_layer_stats(d + "/layer_stats.json", *model_);
     json rep = {{"phase3_model", dir_},
                 {"data", data_},
                 {"val_loss_fp32", r.val_fp32},

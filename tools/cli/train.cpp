@@ -189,7 +189,7 @@ struct Trainer {
 
   int64_t step = 0;
   int64_t saved_step = -1;  // the step of the checkpoint on disk (-1: none yet)
-  double elapsed_before = 0;  // wall time of earlier sessions of this run
+  double elapsed_before = 0;  // wall time of this run before its last --resume
   double last_val = kNaN;
   Stopwatch clock;
 
@@ -347,7 +347,7 @@ struct Trainer {
       out << "BitNet b1.58: " << conv.replaced.size() << " linear layers are BitLinear, " << conv.excluded.size()
           << " kept at full precision\n";
     }
-    // Resolve the defaults that later sessions must keep.
+    // Resolve the defaults that a --resume must keep.
     o.dropout = model->config().dropout;
     if (o.block == 0) o.block = model->config().n_positions;
     TERN_CHECK(o.block <= model->config().n_positions, kWhere, "--block ", o.block, " exceeds the model's n_positions ",

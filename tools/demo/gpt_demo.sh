@@ -6,7 +6,10 @@
 #   3. fine-tune through the quantization (QAT);
 #   4. save the Phase 4 directory, then reload it;
 #   5. evaluate the reloaded model;
-#   6. generate from it.
+#   6. generate from it;
+#   7. draw the pictures (tools/plot.py, matplotlib): OUT_DIR/plots/training.png (loss, learning rate,
+#      tokens/s) and OUT_DIR/phase4/plots/ (the QAT loss, each BitLinear layer's weight histogram with its
+#      ternarization cut, sparsity and scale per layer).
 #   tools/demo/gpt_demo.sh path/to/tern OUT_DIR [extra tern train options...]
 # TERN_DEMO_STEPS (default 600) and TERN_DEMO_QAT_STEPS (default 200) set the step counts.
 set -euo pipefail
@@ -15,6 +18,7 @@ OUT=${2:?usage: gpt_demo.sh path/to/tern OUT_DIR [tern train options...]}
 shift 2
 STEPS=${TERN_DEMO_STEPS:-600}
 QAT_STEPS=${TERN_DEMO_QAT_STEPS:-200}
+PLOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/plot.py
 
 run() {
   printf '\n\033[1m$ %s\033[0m\n' "$(printf '%q ' "$@")"
@@ -29,3 +33,4 @@ run "$TERN" quantize --model "$OUT" --out "$OUT/phase4" --overwrite --add-tokens
 run "$TERN" eval "$OUT/phase4"
 run "$TERN" generate "$OUT/phase4" --prompt $'<think>ROMEO:\n' --max-new-tokens 200 --temperature 0.8 --top-k 40 \
   --seed 1
+run "$PLOT" "$OUT" "$OUT/phase4"

@@ -36,11 +36,11 @@ export PKG_CONFIG_SYSROOT_DIR=$R
 
 { nvidia-smi -L; nvcc --version | tail -2; cmake --version | head -1; } 2>&1 | tee "$OUT/host.txt"
 
-step() {  # step NAME LOG COMMAND...: run, keep the log, say PASS/FAIL with the time
+step() {  # step NAME LOG COMMAND...: run, keep the log, say ok/FAIL with the time
   local name=$1 log=$2 t0=$SECONDS
   shift 2
   if "$@" >"$OUT/$log" 2>&1; then
-    printf '  PASS  %-28s %4ds  (%s)\n' "$name" $((SECONDS - t0)) "$log" | tee -a "$OUT/summary.txt"
+    printf '  ok    %-28s %4ds  (%s)\n' "$name" $((SECONDS - t0)) "$log" | tee -a "$OUT/summary.txt"
   else
     printf '  FAIL  %-28s %4ds  (%s)\n' "$name" $((SECONDS - t0)) "$log" | tee -a "$OUT/summary.txt"
     tail -40 "$OUT/$log"
