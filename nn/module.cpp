@@ -1,5 +1,6 @@
 #include <tern/nn/module.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -172,6 +173,10 @@ StateDict Module::state_dict() const {
   return out;
 }
 
+namespace {
+constexpr int64_t kLoadSliceBytes = int64_t{4} << 20;
+}  // namespace
+
 void Module::load_state_dict(const StateDict& state, bool strict) {
   LoadStateOptions options;
   options.strict = strict;
@@ -221,8 +226,25 @@ void Module::load_state_dict(const StateDict& state, const LoadStateOptions& opt
       dst.set_data(src);
       continue;
     }
-    dst.copy_(src);  // converts the dtype on the way, without a converted copy of the source
-    if (options.copied) options.copied(src);
+    if (!options.copied) {
+      dst.copy_(src);  // converts the dtype on the way, without a converted copy of the source
+      continue;
+    }
+    // In slices along the source's outermost dim, each handed to `copied` at once: a
+    // converting load then never holds a large source whole beside its copy.
+    int64_t dim = 0;
+    for (int64_t d = 1; d < src.dim(); ++d)
+      if (src.stride(d) > src.stride(dim)) dim = d;
+    const int64_t len = src.dim() ? src.size(dim) : 1;
+    const int64_t row_bytes = len ? src.numel() / len * static_cast<int64_t>(src.element_size()) : 0;
+    const int64_t step = src.dim() ? std::max<int64_t>(1, kLoadSliceBytes / std::max<int64_t>(row_bytes, 1)) : 1;
+    for (int64_t i = 0; i < len; i += step) {
+      const int64_t n = std::min(step, len - i);
+      const Tensor s = src.dim() ? src.narrow(dim, i, n) : src;
+      Tensor d = dst.dim() ? dst.narrow(dim, i, n) : dst;
+      d.copy_(s);
+      options.copied(s);
+    }
   }
 }
 

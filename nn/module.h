@@ -28,8 +28,9 @@ struct LoadStateOptions {
   // into it; the others are copied. For inference from memory-mapped checkpoints: the
   // weights stay page-cache memory, held once and shared between processes.
   bool share = false;
-  // Called with each source tensor once it has been copied (not shared), so that the
-  // caller can release its memory before the next one is read.
+  // Called with each source tensor that was copied (not shared), in slices of a few MB
+  // along its outermost dim, each as soon as it is copied, so that the caller can give
+  // the source's memory back before the next slice is read.
   std::function<void(const Tensor& source)> copied;
 };
 

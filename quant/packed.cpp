@@ -94,7 +94,8 @@ int64_t PackedBitLinear::bytes() const {
 
 // ---- Int8Embedding
 
-Int8Embedding::Int8Embedding(const Tensor& table) : nn::Module("Int8Embedding") {
+Int8Embedding::Int8Embedding(const Tensor& table, const std::function<void(const Tensor& rows)>& consumed)
+    : nn::Module("Int8Embedding") {
   TERN_CHECK(table.defined() && table.dim() == 2 && is_floating(table.dtype()), "Int8Embedding",
              "expected a floating-point table [num, dim]");
   num_ = table.size(0);
@@ -111,7 +112,8 @@ Int8Embedding::Int8Embedding(const Tensor& table) : nn::Module("Int8Embedding") 
   constexpr int64_t kRows = 1024;
   for (int64_t r0 = 0; r0 < num_; r0 += kRows) {
     const int64_t n = std::min(kRows, num_ - r0);
-    Tensor chunk = table.narrow(0, r0, n).to(kCPU).to(kFloat32).contiguous();
+    const Tensor rows = table.narrow(0, r0, n);
+    Tensor chunk = rows.to(kCPU).to(kFloat32).contiguous();
     const float* cp = chunk.data_ptr<float>();
     for (int64_t r = 0; r < n; ++r) {
       const float* row = cp + r * dim_;
@@ -129,6 +131,7 @@ Int8Embedding::Int8Embedding(const Tensor& table) : nn::Module("Int8Embedding") 
       sp[r0 + r] = s;
       sump[r0 + r] = acc;
     }
+    if (consumed) consumed(rows);
   }
   q_ = register_buffer("weight_i8", q);
   scale_ = register_buffer("weight_scale", scale);
@@ -265,9 +268,7 @@ PackReport load_packed(nn::Module& model, const std::string& path, const PackOpt
              TERN_CHECK(t->shape() == e.weight.shape(), path, name, ".weight has shape ", shape_str(t->shape()),
                         ", the model's is ", shape_str(e.weight.shape()));
              used.insert(name + ".weight");
-             auto emb = std::make_shared<Int8Embedding>(*t);
-             file.release(*t);
-             return emb;
+             return std::make_shared<Int8Embedding>(*t, [&file](const Tensor& rows) { file.release(rows); });
            }))
     rep.int8.push_back(r.name);
   check_embeddings_found(opts.int8_embeddings, rep.int8, path);

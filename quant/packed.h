@@ -22,6 +22,7 @@
 #include <tern/nn/layers.h>
 #include <tern/quant/bitlinear.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +61,9 @@ class Int8Embedding : public nn::Module, public nn::TiedEmbedding {
  public:
   // table: [num, dim], any float dtype. Row r becomes round(row / s_r) in [-127, 127] with
   // s_r = max|row| / 127 (rows of zeros get s_r = 0).
-  explicit Int8Embedding(const Tensor& table);
+  // `consumed`, when given, is called with each block of the table's rows once it is
+  // quantized (a loader gives that part of its file mapping back).
+  explicit Int8Embedding(const Tensor& table, const std::function<void(const Tensor& rows)>& consumed = {});
 
   Tensor forward(const Tensor& indices) override;  // f32 rows q · s
   Tensor project(const Tensor& x) override;        // f32 logits [..., num], int8 × int8

@@ -206,9 +206,14 @@ std::map<std::string, Tensor> SafetensorsFile::views() const {
 
 bool SafetensorsFile::release(const Tensor& view) const {
   if (!view.defined() || !view.device().is_cpu() || !view.storage() || !base_) return false;
-  const auto* begin = static_cast<const uint8_t*>(view.storage()->data());
-  const uint8_t* end = begin + view.storage()->nbytes();
-  if (begin < base_ || end > base_ + size_) return false;
+  const auto* storage = static_cast<const uint8_t*>(view.storage()->data());
+  if (storage < base_ || storage + view.storage()->nbytes() > base_ + size_) return false;
+  if (view.numel() == 0) return true;
+  int64_t last_element = 0;  // the view's extent in its storage (views here have non-negative strides)
+  for (int64_t d = 0; d < view.dim(); ++d) last_element += (view.size(d) - 1) * std::max<int64_t>(view.stride(d), 0);
+  const auto es = static_cast<int64_t>(view.element_size());
+  const uint8_t* begin = storage + view.offset() * es;
+  const uint8_t* end = begin + (last_element + 1) * es;
   // Whole pages only: the ones at either end may hold a neighbour's bytes.
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;

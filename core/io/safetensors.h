@@ -72,11 +72,11 @@ class SafetensorsFile {
   Tensor bytes(const std::string& name) const;
   // Every tensor of a dtype tern computes with, by name, each as tensor(name) gives it.
   std::map<std::string, Tensor> views() const;
-  // Gives the memory of the mapped pages that lie wholly inside `view`'s storage back to
-  // the system; a later read faults them in again from the file. For a view that has been
-  // copied elsewhere (a dtype conversion, say), so that loading a whole file never holds
-  // it beside its copy. Writes made through views of those pages are lost. Returns false,
-  // doing nothing, when `view` is not a view of this file's mapping.
+  // Gives the memory of the mapped pages that lie wholly inside the bytes `view` spans
+  // (any view of tensor()'s, a slice say) back to the system; a later read faults them in again from the file. For a
+  // view that has been copied elsewhere (a dtype conversion, say), so that loading a whole file never holds it beside
+  // its copy. Writes made through views of those pages are lost. Returns false, doing nothing, when `view` is not a
+  // view of this file's mapping.
   bool release(const Tensor& view) const;
 
  private:

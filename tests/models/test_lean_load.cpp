@@ -148,3 +148,22 @@ TEST(LeanLoad, SharingKeepsHandlesAndCopiesWhatItCannotShare) {
   ASSERT_EQ(copied.size(), 1u);
   EXPECT_EQ(copied[0].storage(), b64.storage());
 }
+
+TEST(LeanLoad, ConvertingCopiesGoInSlicesAlongTheSourcesOutermostDim) {
+  nn::Linear lin(1024, 2048, {.bias = false});
+  // A 16 MB fp64 source read as a transposed view, as a Conv1D weight is: its outermost
+  // dim in memory is dim 1, so that is the one sliced.
+  const Tensor file_layout = randn({1024, 2048}).to(kFloat64);
+  const Tensor src = file_layout.t();
+  int64_t calls = 0, covered = 0;
+  nn::LoadStateOptions opts;
+  opts.copied = [&](const Tensor& s) {
+    ++calls;
+    covered += s.numel();
+    EXPECT_TRUE(s.t().is_contiguous());  // whole rows of the file's layout
+  };
+  lin.load_state_dict({{"weight", src}}, opts);
+  EXPECT_GT(calls, 1);
+  EXPECT_EQ(covered, src.numel());
+  EXPECT_TRUE(same_bits(lin.weight, src.to(kFloat32)));
+}
