@@ -87,7 +87,7 @@ Tensor index_tensor(const Tensor& t, const nb::handle& key) {
       r = index_select(r, d++, idx.to(kInt64));
     } else {
       int64_t i = 0;
-      if (!nb::try_cast(h, i)) throw nb::index_error("indices are ints, slices, None, ... or 1-D integer tensors");
+      if (!nb::try_cast(h, i)) throw nb::type_error("indices are ints, slices, None, ... or 1-D integer tensors");
       const int64_t n = r.size(d);
       if (i < -n || i >= n)
         throw nb::index_error(("index " + std::to_string(i) + " is out of range for dim " + std::to_string(d) +
