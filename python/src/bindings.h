@@ -25,6 +25,7 @@ void bind_io(nb::module_& m);
 void bind_tokenizers(nb::module_& m);
 void bind_quant(nb::module_& m);
 void bind_phase4(nb::module_& m);
+void bind_bench(nb::module_& m);
 
 // "cpu", "cuda", "cuda:1".
 Device parse_device(const std::string& s);

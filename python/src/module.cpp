@@ -10,6 +10,7 @@ NB_MODULE(_tern, m) {
   bind_tensor(m);
   bind_interop(m);
   bind_ops(m);
+  bind_bench(m);
 
   nb::module_ nn = m.def_submodule("nn", "Modules and layers");
   bind_nn(nn);
