@@ -29,6 +29,8 @@ def test_every_error_kind():
     with pytest.raises(tern.Error, match=r"\[Phase4Config\]"):
         tern.quant.Phase4Config(weight_sparsity_threshold=1.5)
     with pytest.raises(tern.Error, match="unknown device"):
+        tern.Device("tpu")
+    with pytest.raises(TypeError):  # the implicit str -> Device conversion fails as an argument mismatch
         tern.zeros(2, device="tpu")
     with pytest.raises(tern.Error):
         tern.from_numpy(np.broadcast_to(np.ones(3, dtype=np.float32), (2, 3)))
