@@ -12,17 +12,28 @@ namespace {
 namespace dl = nb::dlpack;
 
 dl::dtype dl_dtype(DType t) {
-  auto make = [](dl::dtype_code c, int bits) { return dl::dtype{static_cast<uint8_t>(c), static_cast<uint8_t>(bits), 1}; };
+  auto make = [](dl::dtype_code c, int bits) {
+    return dl::dtype{static_cast<uint8_t>(c), static_cast<uint8_t>(bits), 1};
+  };
   switch (t) {
-    case DType::f32: return make(dl::dtype_code::Float, 32);
-    case DType::f64: return make(dl::dtype_code::Float, 64);
-    case DType::f16: return make(dl::dtype_code::Float, 16);
-    case DType::bf16: return make(dl::dtype_code::Bfloat, 16);
-    case DType::i8: return make(dl::dtype_code::Int, 8);
-    case DType::u8: return make(dl::dtype_code::UInt, 8);
-    case DType::i32: return make(dl::dtype_code::Int, 32);
-    case DType::i64: return make(dl::dtype_code::Int, 64);
-    case DType::boolean: return make(dl::dtype_code::Bool, 8);
+    case DType::f32:
+      return make(dl::dtype_code::Float, 32);
+    case DType::f64:
+      return make(dl::dtype_code::Float, 64);
+    case DType::f16:
+      return make(dl::dtype_code::Float, 16);
+    case DType::bf16:
+      return make(dl::dtype_code::Bfloat, 16);
+    case DType::i8:
+      return make(dl::dtype_code::Int, 8);
+    case DType::u8:
+      return make(dl::dtype_code::UInt, 8);
+    case DType::i32:
+      return make(dl::dtype_code::Int, 32);
+    case DType::i64:
+      return make(dl::dtype_code::Int, 64);
+    case DType::boolean:
+      return make(dl::dtype_code::Bool, 8);
   }
   TERN_FAIL("dlpack", "unknown dtype");
 }
@@ -101,8 +112,10 @@ void bind_interop(nb::module_& m) {
   nb::cpp_function_def(
       [](const Tensor& t, nb::handle dtype, std::optional<bool> copy) {
         nb::object a = to_numpy(t);
-        if (!dtype.is_none()) a = a.attr("astype")(dtype, "copy"_a = copy.value_or(false));
-        else if (copy.value_or(false)) a = a.attr("copy")();
+        if (!dtype.is_none())
+          a = a.attr("astype")(dtype, "copy"_a = copy.value_or(false));
+        else if (copy.value_or(false))
+          a = a.attr("copy")();
         return a;
       },
       nb::scope(cls), nb::name("__array__"), nb::is_method(), "dtype"_a = nb::none(), "copy"_a = nb::none());
@@ -118,9 +131,11 @@ void bind_interop(nb::module_& m) {
         return nb::make_tuple(d.is_cpu() ? 1 : 2, d.index);
       },
       nb::scope(cls), nb::name("__dlpack_device__"), nb::is_method());
-  m.def("from_dlpack", [](AnyArray a) { return import_array(a, "from_dlpack"); }, "array"_a,
-        "A tensor sharing the memory of any DLPack producer (numpy, torch, jax, cupy)");
-  m.def("_from_numpy", [](AnyArray a) { return import_array(a, "from_numpy"); }, "array"_a);
+  m.def(
+      "from_dlpack", [](AnyArray a) { return import_array(a, "from_dlpack"); }, "array"_a,
+      "A tensor sharing the memory of any DLPack producer (numpy, torch, jax, cupy)");
+  m.def(
+      "_from_numpy", [](AnyArray a) { return import_array(a, "from_numpy"); }, "array"_a);
 }
 
 }  // namespace tern::py

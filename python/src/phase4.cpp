@@ -86,20 +86,29 @@ std::shared_ptr<gpt2::GPT2> load_phase4(const std::string& dir) {
 }  // namespace
 
 void bind_phase4(nb::module_& m) {
-  m.def("save_phase4_model", [](const gpt2::GPT2& model, const std::string& dir,
-                                std::optional<quant::Phase4Config> config, const quant::CompressedModel* compressed) {
-    nb::gil_scoped_release unlocked;
-    save_phase4(model, dir, config.value_or(compressed ? compressed->config() : quant::Phase4Config{}), compressed);
-  }, "model"_a, "path"_a, "config"_a = nb::none(), "compressed"_a = nb::none(),
-        "Writes a Phase 4 directory (as `tern quantize` does) for a converted GPT2");
-  m.def("load_phase4_model", [](const std::string& dir) {
-    nb::gil_scoped_release unlocked;
-    return load_phase4(dir);
-  }, "path"_a, "A GPT2 with its BitLinear layers, from a Phase 4 directory (Python's or `tern quantize`'s)");
-  m.def("load_phase4_config", [](const std::string& dir) {
-    const std::string p = dir + "/phase4_config.json";
-    return quant::Phase4Config::from_json(read_text(p), p);
-  }, "path"_a);
+  m.def(
+      "save_phase4_model",
+      [](const gpt2::GPT2& model, const std::string& dir, std::optional<quant::Phase4Config> config,
+         const quant::CompressedModel* compressed) {
+        nb::gil_scoped_release unlocked;
+        save_phase4(model, dir, config.value_or(compressed ? compressed->config() : quant::Phase4Config{}), compressed);
+      },
+      "model"_a, "path"_a, "config"_a = nb::none(), "compressed"_a = nb::none(),
+      "Writes a Phase 4 directory (as `tern quantize` does) for a converted GPT2");
+  m.def(
+      "load_phase4_model",
+      [](const std::string& dir) {
+        nb::gil_scoped_release unlocked;
+        return load_phase4(dir);
+      },
+      "path"_a, "A GPT2 with its BitLinear layers, from a Phase 4 directory (Python's or `tern quantize`'s)");
+  m.def(
+      "load_phase4_config",
+      [](const std::string& dir) {
+        const std::string p = dir + "/phase4_config.json";
+        return quant::Phase4Config::from_json(read_text(p), p);
+      },
+      "path"_a);
 }
 
 }  // namespace tern::py

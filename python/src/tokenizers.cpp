@@ -23,12 +23,15 @@ void bind_tokenizers(nb::module_& m) {
       .def("encode", &Tokenizer::encode, "text"_a)
       .def("encode_ordinary", &Tokenizer::encode_ordinary, "text"_a,
            "Like encode, but special-token text is encoded as ordinary text")
-      .def("decode", [](const Tokenizer& t, const std::vector<TokenId>& ids) { return to_str(t.decode(ids)); },
-           "ids"_a)
-      .def("decode_bytes", [](const Tokenizer& t, const std::vector<TokenId>& ids) {
-        const std::string s = t.decode(ids);
-        return nb::bytes(s.data(), s.size());
-      }, "ids"_a)
+      .def(
+          "decode", [](const Tokenizer& t, const std::vector<TokenId>& ids) { return to_str(t.decode(ids)); }, "ids"_a)
+      .def(
+          "decode_bytes",
+          [](const Tokenizer& t, const std::vector<TokenId>& ids) {
+            const std::string s = t.decode(ids);
+            return nb::bytes(s.data(), s.size());
+          },
+          "ids"_a)
       .def_prop_ro("vocab_size", &Tokenizer::vocab_size)
       .def_prop_ro("kind", &Tokenizer::kind)
       .def_prop_ro("eot_id", &Tokenizer::eot_id)
@@ -38,9 +41,10 @@ void bind_tokenizers(nb::module_& m) {
       .def("__len__", &Tokenizer::vocab_size);
 
   nb::class_<GPT2Tokenizer, Tokenizer>(m, "GPT2Tokenizer", "GPT-2's byte-level BPE (encoder.json + vocab.bpe)")
-      .def("__init__", [](GPT2Tokenizer* self, const std::string& dir) {
-        new (self) GPT2Tokenizer(GPT2Tokenizer::from_dir(dir));
-      }, "directory"_a)
+      .def(
+          "__init__",
+          [](GPT2Tokenizer* self, const std::string& dir) { new (self) GPT2Tokenizer(GPT2Tokenizer::from_dir(dir)); },
+          "directory"_a)
       .def_static("from_files", &GPT2Tokenizer::from_files, "encoder_json"_a, "vocab_bpe"_a);
 
   nb::class_<CharTokenizer, Tokenizer>(m, "CharTokenizer", "One token per Unicode code point of a vocabulary")
