@@ -29,6 +29,27 @@ const Base3Table& base3_table() {
   return t;
 }
 
+// Base-4 decoding table: byte -> four codes, and whether the byte holds code 3 (invalid).
+struct Base4Table {
+  std::array<std::array<int8_t, 4>, 256> v;
+  std::array<bool, 256> has3;
+  Base4Table() {
+    for (int b = 0; b < 256; ++b) {
+      has3[b] = false;
+      for (int j = 0; j < 4; ++j) {
+        const int c = (b >> (2 * j)) & 3;
+        v[b][j] = static_cast<int8_t>(c - 1);
+        has3[b] = has3[b] || c == 3;
+      }
+    }
+  }
+};
+
+const Base4Table& base4_table() {
+  static const Base4Table t;
+  return t;
+}
+
 }  // namespace
 
 std::string packing_name(Packing p) { return p == Packing::base4 ? "base4" : "base3"; }
@@ -89,13 +110,17 @@ Tensor unpack_ternary(const uint8_t* data, size_t nbytes, const Shape& shape, Pa
   const int64_t per = p == Packing::base4 ? 4 : 5;
   const int64_t nb = static_cast<int64_t>(nbytes);
   const auto& table = base3_table();
+  const auto& table4 = base4_table();
   std::atomic<int64_t> bad{nb};
 #pragma omp parallel for schedule(static) if (nb > 65536)
   for (int64_t j = 0; j < nb; ++j) {
     const unsigned byte = data[j];
     const int64_t b = j * per, cnt = std::min(n - b, per);
     bool ok = true;
-    if (p == Packing::base4) {
+    if (p == Packing::base4 && cnt == 4) {
+      ok = !table4.has3[byte];
+      std::memcpy(dst + b, table4.v[byte].data(), 4);
+    } else if (p == Packing::base4) {
       for (int64_t k = 0; k < per; ++k) {
         const unsigned c = (byte >> (2 * k)) & 3u;
         if (k < cnt) {

@@ -4,6 +4,7 @@
 #include "ternary.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -63,18 +64,49 @@ Isa active_isa() {
 
 std::vector<uint8_t> pack_i2(const int8_t* values, int64_t n, int64_t k) {
   const int64_t rb = i2_row_bytes(k);
-  // Padding columns hold code 1 (the value 0).
-  std::vector<uint8_t> out(static_cast<size_t>(n * rb), 0x55);
+  std::vector<uint8_t> out(static_cast<size_t>(n * rb));
+  // Byte by byte, each assembled from its four columns (256b + 64s + j), so that loading a
+  // model packs at memory speed; a non-ternary value is reported after the pass.
+  std::atomic<int64_t> bad{n * k};
+#pragma omp parallel for schedule(static) if (n * k > (int64_t{1} << 18))
   for (int64_t i = 0; i < n; ++i) {
     uint8_t* row = out.data() + i * rb;
     const int8_t* v = values + i * k;
-    for (int64_t c = 0; c < k; ++c) {
-      TERN_CHECK(v[c] >= -1 && v[c] <= 1, "pack_i2", "value ", int(v[c]), " at [", i, ", ", c, "] is not ternary");
-      const int64_t b = c / kBlock, j = c % 64, s = (c % kBlock) / 64;
-      uint8_t& byte = row[b * 64 + j];
-      byte = static_cast<uint8_t>((byte & ~(3u << (2 * s))) | (static_cast<unsigned>(v[c] + 1) << (2 * s)));
+    unsigned worst = 0;  // the largest code seen: above 2 means a value outside -1..1
+    for (int64_t b = 0; b < rb / 64; ++b) {
+      const int64_t c0 = b * kBlock;
+      if (c0 + kBlock <= k) {
+        const int8_t* q = v + c0;
+        for (int64_t j = 0; j < 64; ++j) {
+          const auto c0j = static_cast<uint8_t>(q[j] + 1), c1j = static_cast<uint8_t>(q[64 + j] + 1);
+          const auto c2j = static_cast<uint8_t>(q[128 + j] + 1), c3j = static_cast<uint8_t>(q[192 + j] + 1);
+          worst = std::max<unsigned>(worst, std::max(std::max(c0j, c1j), std::max(c2j, c3j)));
+          row[b * 64 + j] = static_cast<uint8_t>(c0j | c1j << 2 | c2j << 4 | c3j << 6);
+        }
+      } else {  // the last, partial block: padding columns hold code 1 (the value 0)
+        for (int64_t j = 0; j < 64; ++j) {
+          unsigned byte = 0;
+          for (int s = 0; s < 4; ++s) {
+            const int64_t c = c0 + 64 * s + j;
+            const unsigned code = c < k ? static_cast<uint8_t>(v[c] + 1) : 1u;
+            worst = std::max(worst, code);
+            byte |= code << (2 * s);
+          }
+          row[b * 64 + j] = static_cast<uint8_t>(byte);
+        }
+      }
+    }
+    const bool ok = worst <= 2;
+    if (!ok) {
+      const int64_t first = i * k + (std::find_if(v, v + k, [](int8_t x) { return x < -1 || x > 1; }) - v);
+      int64_t cur = bad.load();
+      while (first < cur && !bad.compare_exchange_weak(cur, first)) {
+      }
     }
   }
+  const int64_t first_bad = bad.load();
+  TERN_CHECK(first_bad == n * k, "pack_i2", "value ", int(values[first_bad]), " at [", first_bad / k, ", ",
+             first_bad % k, "] is not ternary");
   return out;
 }
 
