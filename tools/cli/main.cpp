@@ -15,6 +15,7 @@
 
 #include <tern/core/error.h>
 
+#include "bus_error.h"
 #include "commands.h"
 #include "suggest.h"
 
@@ -24,6 +25,7 @@ constexpr int kUsageError = 2;
 }  // namespace
 
 int main(int argc, char** argv) {
+  tern::cli::install_bus_error_report();
   CLI::App app{"tern: a small deep-learning framework's command-line tool"};
   app.require_subcommand(1);
   tern::cli::add_inspect(app);
