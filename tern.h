@@ -4,7 +4,9 @@
 #include <tern/autograd/function.h>
 #include <tern/autograd/gradcheck.h>
 #include <tern/autograd/grad_mode.h>
+#include <tern/autograd/hooks.h>
 #include <tern/backends/backend.h>
+#include <tern/backends/comm/process_group.h>
 #include <tern/core/dtype.h>
 #include <tern/core/device.h>
 #include <tern/core/error.h>
@@ -27,6 +29,7 @@
 #include <tern/nn/optim/mugrokfast.h>
 #include <tern/nn/optim/muon.h>
 #include <tern/nn/optim/optimizer.h>
+#include <tern/nn/parallel/ddp.h>
 #include <tern/nn/transformer.h>
 #include <tern/quant/bitlinear.h>
 #include <tern/quant/compressed_model.h>

@@ -33,6 +33,12 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor> grads) {
   } else {
     slot = add(s, g).impl_ptr();
   }
+  // By index: a hook may register or remove hooks (the handle of a finished reducer, say).
+  auto& hooks = leaf_->autograd().post_accumulate_grad_hooks;
+  for (size_t i = 0; i < hooks.size(); ++i) {
+    auto hook = hooks[i].second;
+    hook(leaf);
+  }
   return {};
 }
 

@@ -2,6 +2,7 @@
 // Tensor: a cheap, shared handle to a TensorImpl (storage + shape/strides/offset
 // + dtype + autograd state). Copying a Tensor never copies data; views share storage.
 
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -30,6 +31,8 @@ struct AutogradMeta {
   uint32_t output_nr = 0;                   // which output of grad_fn this is
   std::shared_ptr<class TensorImpl> grad;   // accumulated gradient
   std::weak_ptr<autograd::Node> grad_accumulator;
+  // Leaves only: run after backward has added a gradient into `grad` (autograd/hooks.h).
+  std::vector<std::pair<uint64_t, std::function<void(const Tensor& leaf)>>> post_accumulate_grad_hooks;
 };
 
 class TensorImpl {

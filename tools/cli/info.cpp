@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tern/backends/backend.h>
+#include <tern/backends/comm/process_group.h>
 
 #include "commands.h"
 
@@ -36,6 +37,22 @@ std::string env_or(const char* name, const std::string& fallback) {
   return v && *v ? v : fallback;
 }
 
+// Where mpirun or srun put this process (read from the environment; MPI itself is not started).
+nlohmann::json launch_json() {
+  const dist::LaunchInfo li = dist::launch_info();
+  if (!li.launched) return nullptr;
+  return {{"rank", li.rank}, {"size", li.size}, {"local_rank", li.local_rank}, {"from", li.source}};
+}
+
+std::string mpi_line(const nlohmann::json& j) {
+  if (!j["mpi"]) return "unavailable: not compiled in (install libopenmpi-dev and rebuild; one process only)";
+  std::string s = j["mpi_library"].get<std::string>();
+  const auto& l = j["launch"];
+  return s + (l.is_null() ? "; not launched by mpirun/srun"
+                          : "; rank " + std::to_string(l["rank"].get<int>()) + " of " +
+                                std::to_string(l["size"].get<int>()) + " (" + l["from"].get<std::string>() + ")");
+}
+
 nlohmann::json info_json() {
   const BuildInfo b = build_info();
   const int gpus = cuda_available() ? cuda_device_count() : 0;
@@ -52,7 +69,9 @@ nlohmann::json info_json() {
           {"cpu_kernels", b.cpu_kernels},
           {"cuda_compiled", b.cuda},
           {"cuda_devices", gpus},
-          {"mpi", false}};
+          {"mpi", dist::mpi_compiled()},
+          {"mpi_library", dist::mpi_library_version()},
+          {"launch", launch_json()}};
 }
 
 }  // namespace
@@ -66,7 +85,7 @@ void add_info(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
       "info", "Print the version, the BLAS and its threading, the thread count, the CPU features and kernels in use, "
-              "and the GPUs the CUDA backend sees (start a bug report with this)");
+              "the GPUs the CUDA backend sees and MPI (start a bug report with this)");
   cmd->add_flag("--json", *json, "print one JSON object");
   cmd->callback([json] {
     const nlohmann::json j = info_json();
@@ -90,7 +109,7 @@ void add_info(CLI::App& app) {
               << (j["cuda_compiled"] ? std::to_string(j["cuda_devices"].get<int>()) + " device(s) visible"
                                      : std::string("not compiled in"))
               << "\n"
-              << "MPI       not compiled in\n";
+              << "MPI       " << mpi_line(j) << "\n";
   });
 }
 

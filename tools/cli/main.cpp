@@ -13,10 +13,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <tern/backends/comm/process_group.h>
 #include <tern/core/error.h>
 
 #include "bus_error.h"
 #include "commands.h"
+#include "ranks.h"
 #include "suggest.h"
 
 namespace {
@@ -51,10 +53,13 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kUsageError;
   } catch (const tern::Error& e) {
     std::cerr << "tern " << (app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name()) << ": "
-              << e.what() << "\n";
+              << tern::cli::rank_prefix() << e.what() << "\n";
+    // The other ranks may be waiting on this one in a collective: stop them all now.
+    tern::dist::abort_job(1);
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "tern: unexpected error: " << e.what() << "\n";
+    std::cerr << "tern: " << tern::cli::rank_prefix() << "unexpected error: " << e.what() << "\n";
+    tern::dist::abort_job(2);
     return 2;
   }
   return 0;

@@ -46,6 +46,7 @@
 #include "given_options.h"
 #include "metrics_csv.h"
 #include "optimizer_choice.h"
+#include "ranks.h"
 #include "run_common.h"
 
 namespace fs = std::filesystem;
@@ -172,6 +173,7 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct Trainer {
   TrainOptions o;
+  TrainRanks& ranks;
   std::ostream& out;
   bool tty = false;
 
@@ -193,7 +195,7 @@ struct Trainer {
   double last_val = kNaN;
   Stopwatch clock;
 
-  Trainer(TrainOptions opts, std::ostream& os) : o(std::move(opts)), out(os) {
+  Trainer(TrainOptions opts, TrainRanks& r, std::ostream& os) : o(std::move(opts)), ranks(r), out(os) {
     tty = &os == &std::cout && ::isatty(STDOUT_FILENO);
   }
 
@@ -482,11 +484,11 @@ struct Trainer {
     double sum = 0;
     int64_t n = 0;
     for (; n < iters && !g_signal; ++n) {
-      data::Batch b = vs.next(device);
+      data::Batch b = ranks.shard(vs.next(device));
       sum += model->forward(b.x, b.y).loss.item<double>();
     }
     model->train();
-    return n == iters ? sum / static_cast<double>(n) : kNaN;
+    return ranks.mean(n == iters ? sum / static_cast<double>(n) : kNaN);
   }
 
   // What a failed write leaves on disk, for its message.
@@ -497,6 +499,10 @@ struct Trainer {
   }
 
   void save_checkpoint() {
+    if (!ranks.writer()) {
+      saved_step = step;
+      return;
+    }
     try {
       write_checkpoint();
     } catch (const Error& e) {
@@ -582,12 +588,16 @@ struct Trainer {
     ckpt_dir = o.out + "/" + kCheckpointName;
     device = parse_device(o.device, kWhere);
     std::error_code ec;
-    const std::vector<fs::path> made = make_out_dir();
+    ranks.check_batch(o.batch, kWhere);
+    ranks.before_setup();
+    const std::vector<fs::path> made = ranks.writer() ? make_out_dir() : std::vector<fs::path>{};
     const std::string lock_path = o.out + "/.train.lock";
     std::optional<FileLock> lock;
     try {
-      lock.emplace(lock_path, kWhere, "another `tern train` is using " + o.out + " (" + lock_path + " is locked)");
-      remove_stale_checkpoint_temps(o.out);
+      if (ranks.writer()) {
+        lock.emplace(lock_path, kWhere, "another `tern train` is using " + o.out + " (" + lock_path + " is locked)");
+        remove_stale_checkpoint_temps(o.out);
+      }
       if (o.resume) setup_resume();
       else setup_fresh();
       validate_options();
@@ -601,6 +611,10 @@ struct Trainer {
       }
       throw;
     }
+    ranks.after_setup();
+    ranks.attach(model);
+    // Each rank its own dropout masks; rank 0 keeps the stream the checkpoint records.
+    if (ranks.rank() > 0) gen.manual_seed(derive_seed(derive_seed(o.seed, kStreamDropout) + step, ranks.rank()));
 
     const auto& cfg = model->config();
     const int64_t tokens_per_step = o.batch * o.block * o.grad_accum;
@@ -624,14 +638,16 @@ struct Trainer {
       out << "; constant lr";
     out << "; AdamW betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
         << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device << " x" << num_threads()
-        << " threads\n";
+        << " threads" << ranks.describe(o.batch) << "\n";
     if (o.show_routing) out << optimizer_routing(*opt);
     out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
         << (o.checkpoint_interval > 0 ? "every " + std::to_string(o.checkpoint_interval) + " steps, " : "")
         << "at the end and on Ctrl-C)\n";
     out.flush();
 
-    MetricsCsv csv(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt, out);
+    std::optional<MetricsCsv> csv;
+    if (ranks.writer())
+      csv.emplace(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt, out);
     StopSignals signals;
     model->train();
 
@@ -640,7 +656,7 @@ struct Trainer {
       last_val = evaluate(o.eval_iters);
       if (!std::isnan(last_val)) {
         try {
-          csv.row(0, kNaN, kNaN, last_val, kNaN, elapsed());
+          if (csv) csv->row(0, kNaN, kNaN, last_val, kNaN, elapsed());
         } catch (const Error& e) {
           stop_on_metrics_failure(e);
         }
@@ -651,19 +667,26 @@ struct Trainer {
     const int64_t first_step = step;
     const Stopwatch session;
     double last_print = -1, ema_dt = kNaN, last_loss = kNaN;
-    while (step < o.steps && !g_signal) {
+    // A signal may reach the ranks at different steps; they act on it together, or their collectives would part.
+    auto stop_agreed = [&] {
+      if (ranks.any(g_signal != 0) && !g_signal) g_signal = SIGTERM;
+      return g_signal != 0;
+    };
+    while (step < o.steps && !stop_agreed()) {
       const Stopwatch sw;
       const double lr = sched->lr(step);
       opt->set_lr(lr);
       opt->zero_grad();
       double loss_sum = 0;
       for (int64_t a = 0; a < o.grad_accum; ++a) {
-        data::Batch b = sampler->next(device);
+        data::Batch b = ranks.shard(sampler->next(device));
         Tensor loss = model->forward(b.x, b.y).loss;
         loss_sum += loss.item<double>();
-        (o.grad_accum > 1 ? mul(loss, 1.0 / static_cast<double>(o.grad_accum)) : loss).backward();
+        ranks.backward(o.grad_accum > 1 ? mul(loss, 1.0 / static_cast<double>(o.grad_accum)) : loss,
+                       a + 1 == o.grad_accum);
       }
-      const double train_loss = loss_sum / static_cast<double>(o.grad_accum);
+      ranks.finish_gradients();
+      const double train_loss = ranks.mean(loss_sum / static_cast<double>(o.grad_accum));
       TERN_CHECK(std::isfinite(train_loss), kWhere, "the loss is ", train_loss, " at step ", step + 1,
                  "; training diverged (try a lower --lr or --grad-clip); the last checkpoint is ",
                  saved_step >= 0 ? "at step " + std::to_string(saved_step) : std::string("not written yet"));
@@ -675,12 +698,12 @@ struct Trainer {
       last_loss = train_loss;
 
       double val = kNaN;
-      if (eval_due(step) && !g_signal) {
+      if (eval_due(step) && !stop_agreed()) {
         val = evaluate(step == o.steps && o.final_eval_iters > 0 ? o.final_eval_iters : o.eval_iters);
         if (!std::isnan(val)) last_val = val;
       }
       try {
-        csv.row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
+        if (csv) csv->row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
       } catch (const Error& e) {
         stop_on_metrics_failure(e);
       }
@@ -711,6 +734,7 @@ struct Trainer {
       out.flush();
       return 128 + g_signal;
     }
+    out << ranks.comm_summary();
     out << "done: " << step << " steps"
         << (std::isnan(last_loss) ? "" : ", train loss " + fmt("%.4f", last_loss))
         << (std::isnan(last_val) ? "" : ", val loss " + fmt("%.4f", last_val)) << " in "
@@ -723,7 +747,8 @@ struct Trainer {
 }  // namespace
 
 int run_train(TrainOptions opts, std::ostream& out) {
-  Trainer t(std::move(opts), out);
+  TrainRanks ranks(dist::init_process_group());
+  Trainer t(std::move(opts), ranks, ranks.writer() ? out : null_stream());
   return t.run();
 }
 

@@ -1,0 +1,19 @@
+#pragma once
+// What launch.cpp needs from the implementations, each compiled or replaced by its build's twin.
+
+#include <memory>
+
+#include <tern/backends/comm/process_group.h>
+
+namespace tern::dist::detail {
+
+// mpi_group.cpp with MPI; mpi_absent.cpp without (throws).
+std::shared_ptr<ProcessGroup> make_mpi_process_group();
+bool mpi_built();
+std::string mpi_version();
+void mpi_abort(int code);  // no-op unless MPI is initialised with more than one process
+
+// nccl.cpp.
+std::shared_ptr<ProcessGroup> make_nccl_process_group();
+
+}  // namespace tern::dist::detail
