@@ -77,8 +77,8 @@ class DistributedDataParallel {
   };
   [[nodiscard]] NoSync no_sync() { return NoSync(*this); }
 
-  // The time one blocking all-reduce of every bucket takes now: the communication cost of a step if none of
-  // it overlapped backward. Collective: every rank must call it. Leaves the gradients as they are.
+  // The time one blocking all-reduce of every bucket takes now (the median of five): the communication cost of
+  // a step if none of it overlapped backward. Collective: every rank must call it. Leaves the gradients alone.
   double time_allreduce();
 
   const DDPStats& stats() const { return stats_; }
