@@ -41,7 +41,9 @@ for ((i = 0; i < 600; i++)); do
   sleep 0.1
 done
 victim=
-for p in $(pgrep -P "$MPI_PID"); do
+for stat in /proc/[0-9]*/stat; do  # mpiexec's children (no procps needed)
+  read -r p _ _ ppid _ <"$stat" 2>/dev/null || continue
+  [[ $ppid == "$MPI_PID" ]] || continue
   tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
 done
 if [[ -z $victim ]]; then

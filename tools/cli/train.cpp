@@ -5,6 +5,7 @@
 //   tern train --out runs/demo --resume --steps 600   continue it, bit-identically
 //   tern train --model gpt2 --tokenizer bpe --block 256 --batch 4
 //   tern train --init path/to/hf-gpt2 --lr 3e-5 --steps 100
+//   mpirun -np 2 tern train --batch 12                 data parallel, 6 sequences per rank (docs/distributed.md)
 //
 // Every step appends a row to <out>/metrics.csv; <out>/checkpoint/ (see checkpoint.h) is
 // replaced atomically every --checkpoint-interval steps, at the end, and on Ctrl-C.
@@ -588,7 +589,6 @@ struct Trainer {
     ckpt_dir = o.out + "/" + kCheckpointName;
     device = parse_device(o.device, kWhere);
     std::error_code ec;
-    ranks.check_batch(o.batch, kWhere);
     ranks.before_setup();
     const std::vector<fs::path> made = ranks.writer() ? make_out_dir() : std::vector<fs::path>{};
     const std::string lock_path = o.out + "/.train.lock";
@@ -601,6 +601,7 @@ struct Trainer {
       if (o.resume) setup_resume();
       else setup_fresh();
       validate_options();
+      ranks.check_batch(o.batch, kWhere);  // --batch may come from the checkpoint
     } catch (...) {
       // A run that never started leaves no trace: the directories it made go again, if still empty.
       if (lock && !made.empty()) {
@@ -803,7 +804,7 @@ void add_train(CLI::App& app) {
   add(cmd->add_option("--train-fraction", o->train_fraction, "leading fraction of the tokens used for training"))
       ->capture_default_str()
       ->group("Data");
-  add(cmd->add_option("--batch", o->batch, "sequences per micro-batch"))->capture_default_str()->group("Batches");
+  add(cmd->add_option("--batch", o->batch, "sequences per micro-batch (under mpirun/srun: all ranks together)"))->capture_default_str()->group("Batches");
   add(cmd->add_option("--block", o->block, "tokens per sequence (default: the model's n_positions)"))
       ->group("Batches");
   add(cmd->add_option("--grad-accum", o->grad_accum, "micro-batches per optimizer step"))
