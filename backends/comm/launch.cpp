@@ -68,16 +68,20 @@ std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend) {
   std::string b = backend;
   if (b == "auto") {
     const LaunchInfo li = launch_info();
-    TERN_CHECK(!li.launched || li.size == 1 || mpi_compiled(), "init_process_group", "this process is rank ",
-               li.rank, " of ", li.size, " (", li.source,
+    TERN_CHECK(!li.launched || li.size == 1 || mpi_compiled(), "init_process_group", "this process is rank ", li.rank,
+               " of ", li.size, " (", li.source,
                ") but tern was built without MPI, so the ranks cannot talk; rebuild with OpenMPI "
                "(apt-get install libopenmpi-dev, cmake -DTERN_MPI=ON) or run one process");
     b = li.launched ? "mpi" : "single";
   }
-  if (b == "mpi") g_group = detail::make_mpi_process_group();
-  else if (b == "nccl") g_group = detail::make_nccl_process_group();
-  else if (b == "single") g_group = make_single_process_group();
-  else TERN_FAIL("init_process_group", "unknown backend '", backend, "' (expected auto, mpi, nccl or single)");
+  if (b == "mpi")
+    g_group = detail::make_mpi_process_group();
+  else if (b == "nccl")
+    g_group = detail::make_nccl_process_group();
+  else if (b == "single")
+    g_group = make_single_process_group();
+  else
+    TERN_FAIL("init_process_group", "unknown backend '", backend, "' (expected auto, mpi, nccl or single)");
   return g_group;
 }
 

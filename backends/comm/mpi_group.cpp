@@ -54,13 +54,20 @@ void ensure_initialized() {
 
 MPI_Datatype mpi_type(DType t, const char* op) {
   switch (t) {
-    case DType::f32: return MPI_FLOAT;
-    case DType::f64: return MPI_DOUBLE;
-    case DType::i32: return MPI_INT32_T;
-    case DType::i64: return MPI_INT64_T;
-    case DType::u8: return MPI_UINT8_T;
-    case DType::i8: return MPI_INT8_T;
-    default: TERN_FAIL(op, "MPI process group: dtype ", t, " is not supported (f32, f64, i32, i64, i8, u8)");
+    case DType::f32:
+      return MPI_FLOAT;
+    case DType::f64:
+      return MPI_DOUBLE;
+    case DType::i32:
+      return MPI_INT32_T;
+    case DType::i64:
+      return MPI_INT64_T;
+    case DType::u8:
+      return MPI_UINT8_T;
+    case DType::i8:
+      return MPI_INT8_T;
+    default:
+      TERN_FAIL(op, "MPI process group: dtype ", t, " is not supported (f32, f64, i32, i64, i8, u8)");
   }
 }
 
@@ -153,9 +160,8 @@ class MpiProcessGroup final : public ProcessGroup {
     const int n = count_of(t, "all_reduce");
     check_avg(t, op, "all_reduce");
     MPI_Request req = MPI_REQUEST_NULL;
-    check_mpi(
-        MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), n, mpi_type(t.dtype(), "all_reduce"), MPI_SUM, comm_, &req),
-        "all_reduce");
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), n, mpi_type(t.dtype(), "all_reduce"), MPI_SUM, comm_, &req),
+              "all_reduce");
     return std::make_unique<MpiWork>(req, t, op, size_);
   }
 
@@ -184,8 +190,8 @@ class MpiProcessGroup final : public ProcessGroup {
     Shape shape = t.shape();
     shape[0] /= size_;
     Tensor out = empty(shape, {.dtype = t.dtype()});
-    check_mpi(MPI_Reduce_scatter_block(t.raw_data(), out.raw_data(), n / size_,
-                                       mpi_type(t.dtype(), "reduce_scatter"), MPI_SUM, comm_),
+    check_mpi(MPI_Reduce_scatter_block(t.raw_data(), out.raw_data(), n / size_, mpi_type(t.dtype(), "reduce_scatter"),
+                                       MPI_SUM, comm_),
               "reduce_scatter");
     scale_for_avg(out, op, size_);
     return out;

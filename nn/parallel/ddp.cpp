@@ -13,9 +13,7 @@ namespace {
 
 constexpr const char* kWhere = "DistributedDataParallel";
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -82,7 +80,8 @@ void DistributedDataParallel::on_grad_ready(size_t bi, size_t si) {
   if (!sync_ || group_->size() == 1) return;
   const double t0 = now_s();
   Bucket& b = buckets_[bi];
-  TERN_CHECK(!b.ready[si], kWhere, "a gradient became ready twice before finish_gradient_sync(); run the earlier "
+  TERN_CHECK(!b.ready[si], kWhere,
+             "a gradient became ready twice before finish_gradient_sync(); run the earlier "
              "backward passes of a step under no_sync()");
   b.ready[si] = true;
   --b.pending;
@@ -102,8 +101,10 @@ void DistributedDataParallel::launch(Bucket& b) {
   for (const Slot& s : b.slots) {
     Tensor dst = b.flat.narrow(0, s.offset, s.param.numel());
     const Tensor g = s.param.grad();
-    if (g.defined()) dst.view(s.param.shape()).copy_(g);
-    else dst.zero_();
+    if (g.defined())
+      dst.view(s.param.shape()).copy_(g);
+    else
+      dst.zero_();
   }
   b.work = group_->all_reduce_async(b.flat, dist::ReduceOp::sum);
 }
@@ -123,8 +124,10 @@ void DistributedDataParallel::finish_gradient_sync() {
     b.flat.mul_(scale);
     for (const Slot& s : b.slots) {
       const Tensor mean = b.flat.narrow(0, s.offset, s.param.numel()).view(s.param.shape());
-      if (Tensor g = s.param.grad(); g.defined()) g.copy_(mean);
-      else s.param.set_grad(mean.clone());
+      if (Tensor g = s.param.grad(); g.defined())
+        g.copy_(mean);
+      else
+        s.param.set_grad(mean.clone());
     }
     bytes += static_cast<int64_t>(b.flat.nbytes());
   }

@@ -39,12 +39,12 @@ struct DDPOptions {
 
 // Counters since construction (or reset_stats()), for measuring the overlap.
 struct DDPStats {
-  int64_t syncs = 0;             // finish_gradient_sync() calls that reduced
-  int64_t buckets = 0;           // buckets per sync
-  int64_t bytes = 0;             // gradient bytes per sync
+  int64_t syncs = 0;                 // finish_gradient_sync() calls that reduced
+  int64_t buckets = 0;               // buckets per sync
+  int64_t bytes = 0;                 // gradient bytes per sync
   int64_t launched_in_backward = 0;  // buckets started from a hook (the rest start in finish)
-  double wait_s = 0;             // time in finish_gradient_sync(): communication not hidden behind backward
-  double launch_s = 0;           // time in the hooks: copying grads into buckets and starting all-reduces
+  double wait_s = 0;                 // time in finish_gradient_sync(): communication not hidden behind backward
+  double launch_s = 0;               // time in the hooks: copying grads into buckets and starting all-reduces
 };
 
 class DistributedDataParallel {
@@ -92,7 +92,7 @@ class DistributedDataParallel {
   };
   struct Bucket {
     std::vector<Slot> slots;
-    Tensor flat;  // 1-D, the bucket's gradients back to back
+    Tensor flat;              // 1-D, the bucket's gradients back to back
     std::vector<bool> ready;  // per slot, this step
     int64_t pending = 0;      // slots not ready yet
     std::unique_ptr<dist::Work> work;

@@ -50,8 +50,9 @@ TEST(PostAccumulateGradHook, RefusesNonLeaves) {
   Tensor w = tensor({1.f}).requires_grad_();
   testutil::expect_error([&] { (void)autograd::register_post_accumulate_grad_hook(mul(w, 2.0), [](const Tensor&) {}); },
                          "must be a leaf that requires grad");
-  testutil::expect_error([&] { (void)autograd::register_post_accumulate_grad_hook(tensor({1.f}), [](const Tensor&) {}); },
-                         "must be a leaf that requires grad");
+  testutil::expect_error(
+      [&] { (void)autograd::register_post_accumulate_grad_hook(tensor({1.f}), [](const Tensor&) {}); },
+      "must be a leaf that requires grad");
 }
 
 }  // namespace
