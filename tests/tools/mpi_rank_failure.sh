@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # When one rank of `mpirun -np 2 tern train` dies or raises, the other stops within seconds with an error that
-# names the rank, and the last checkpoint stays whole (a 1-process --resume continues from it).
+# names the rank, and the last checkpoint stays whole (a 1-process --resume continues from it). Ctrl-C on
+# mpiexec stops both ranks at one step with a checkpoint, as in one process.
 #   tests/tools/mpi_rank_failure.sh path/to/tern path/to/mpiexec
 set -uo pipefail
 TERN=${1:?usage: mpi_rank_failure.sh path/to/tern path/to/mpiexec}
@@ -78,5 +79,22 @@ echo "rank 1 raised: mpiexec exited $rc after $((SECONDS - start)) s"
 grep -q "tern train: rank 1 of 2: \[train\].*text.txt" "$WORK/raised.log" ||
   fail "no error naming rank 1 and its cause: $(cat "$WORK/raised.log")"
 
-((fails == 0)) || { echo "---- killed.log"; cat "$WORK/killed.log"; }
+# 3. Ctrl-C on mpiexec: the ranks agree to stop at the same step and rank 0 saves the checkpoint.
+"$MPIEXEC" -n 2 --oversubscribe "$TERN" train "${ARGS[@]}" --steps 100000 --checkpoint-interval 0 \
+  --out "$WORK/interrupted" >"$WORK/interrupted.log" 2>&1 &
+MPI_PID=$!
+for ((i = 0; i < 600; i++)); do
+  [[ -f $WORK/interrupted/metrics.csv ]] && (($(wc -l <"$WORK/interrupted/metrics.csv") > 5)) && break
+  sleep 0.1
+done
+kill -INT "$MPI_PID"
+if wait_for "$MPI_PID" 20; then
+  MPI_PID=
+  grep -q "interrupted at step" "$WORK/interrupted.log" || fail "no 'interrupted' line after Ctrl-C"
+  [[ -f $WORK/interrupted/checkpoint/tern_state.json ]] || fail "no checkpoint after Ctrl-C"
+else
+  fail "mpiexec still running 20 s after Ctrl-C"
+fi
+
+((fails == 0)) || { echo "---- killed.log"; cat "$WORK/killed.log"; echo "---- interrupted.log"; cat "$WORK/interrupted.log"; }
 exit $((fails > 0))
