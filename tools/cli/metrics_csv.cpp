@@ -121,4 +121,6 @@ void MetricsCsv::row(int64_t step, double lr, double train_loss, double val_loss
   size_ += static_cast<int64_t>(line.size());
 }
 
+void MetricsCsv::sync() { TERN_CHECK(::fsync(fd_) == 0, path_, "cannot sync: ", std::strerror(errno)); }
+
 }  // namespace tern::cli
