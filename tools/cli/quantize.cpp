@@ -41,7 +41,7 @@
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
@@ -75,7 +75,7 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The Phase4Config: the --config file's (or the defaults), then every flag the user gave.
 quant::Phase4Config resolve_config(const QuantizeOptions& o) {
   quant::Phase4Config c;
-  if (!o.config_file.empty()) c = quant::Phase4Config::from_json(read_text_file(o.config_file, kWhere), o.config_file);
+  if (!o.config_file.empty()) c = quant::Phase4Config::from_json(io::read_file(o.config_file, kWhere), o.config_file);
   const quant::Phase4Config& f = o.config;
   auto given = [&](const char* n) { return o.given.count(n) > 0; };
   TERN_CHECK(!(given("threshold") && given("absmean")), kWhere, "give either --threshold or --absmean, not both");
@@ -349,10 +349,10 @@ class Quantizer {
     };
     io::save(d + "/model.safetensors", gpt2::to_hf_state(dequantized_state(*model_, kFloat16)), meta);
     cm_->save(d + "/model.ternary.safetensors", meta, kFloat16);
-    data::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
-    data::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
+    io::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
+    io::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
                             "compression_stats.json");
-    data::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
+    io::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
     write_layer_stats(d + "/layer_stats.json", *model_);
     json rep = {{"phase3_model", dir_},
                 {"data", data_},
@@ -363,7 +363,7 @@ class Quantizer {
                 {"qat_interrupted", r.signal != 0},
                 {"qat_optimizer", r.qat_steps > 0 ? json(o_.optimizer) : json(nullptr)},
                 {"eval_block", block_}};
-    data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
+    io::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
     write_tokenizer_files(tokenizer_files(*tok_, dir_), d);
     cd.commit();
     return cd.final_path();

@@ -28,7 +28,7 @@
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
@@ -237,7 +237,7 @@ struct Trainer {
     const bool init_has_tok = !o.init.empty() && fs::exists(o.init + "/" + kTokenizerFile, ec);
     if (o.tokenizer.empty()) {
       if (init_has_tok)
-        o.tokenizer = tokenizer_from_json(read_text_file(o.init + "/" + kTokenizerFile, kWhere),
+        o.tokenizer = tokenizer_from_json(io::read_file(o.init + "/" + kTokenizerFile, kWhere),
                                           o.init + "/" + kTokenizerFile, o.init)
                           ->kind();
       else
@@ -282,7 +282,7 @@ struct Trainer {
       if (o.model.size() > 5 && o.model.compare(o.model.size() - 5, 5, ".json") == 0) {
         TERN_CHECK(fs::is_regular_file(o.model, ec), kWhere, "model config '", o.model, "' does not exist");
         o.model = absolute_path(o.model);
-        c = gpt2::Config::from_json(read_text_file(o.model, kWhere), o.model);
+        c = gpt2::Config::from_json(io::read_file(o.model, kWhere), o.model);
         if (c.vocab_size < tok->vocab_size()) {
           out << "note: vocab_size " << c.vocab_size << " of " << o.model << " is raised to the tokenizer's "
               << tok->vocab_size() << "\n";
@@ -371,7 +371,7 @@ struct Trainer {
                " does not exist (run without --resume to start)");
     json st;
     try {
-      st = json::parse(read_text_file(state_path, kWhere));
+      st = json::parse(io::read_file(state_path, kWhere));
     } catch (const json::exception& e) {
       TERN_FAIL(kWhere, state_path, ": not valid JSON: ", e.what());
     }
@@ -509,7 +509,7 @@ struct Trainer {
     st["tokenizer"] = {{"kind", tok->kind()}, {"tag", tok->tag()}, {"vocab_size", tok->vocab_size()}};
     st["data_tokens"] = ds->size();
     st["options"] = options_to_json(o);
-    data::write_file_atomic(cd.path() + "/" + kStateFile, st.dump(1) + "\n", kStateFile);
+    io::write_file_atomic(cd.path() + "/" + kStateFile, st.dump(1) + "\n", kStateFile);
     cd.commit();
     saved_step = step;
   }
