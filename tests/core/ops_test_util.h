@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -16,9 +17,12 @@
 
 namespace tern::opstest {
 
+using coretest::all_close;
+using coretest::ivals;
 using coretest::mk;
 using coretest::randn_t;
 using coretest::tol;
+using coretest::vals;
 
 using Vec = std::vector<double>;
 

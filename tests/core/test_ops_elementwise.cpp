@@ -1,24 +1,10 @@
 // Forward values of the elementwise ops (arithmetic, unary math, selection, comparison), in f32
 // and f64, against hand-computed numbers or naive reference loops in double precision.
 
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-#include <vector>
-
-#include <tern/tern.h>
-
-#include "core_test_util.h"
 #include "ops_test_util.h"
 
 using namespace tern;
 using namespace tern::opstest;
-using tern::coretest::all_close;
-using tern::coretest::ivals;
-using tern::coretest::vals;
 
 // The one instantiation of the Ops fixture: every TEST_P(Ops, ...) of the test_ops_*.cpp files runs in f32 and f64.
 INSTANTIATE_TEST_SUITE_P(Float, Ops, ::testing::Values(kFloat32, kFloat64),

@@ -1,23 +1,9 @@
 // Forward values of matmul in every layout, in f32 and f64, against a naive reference loop.
 
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-#include <vector>
-
-#include <tern/tern.h>
-
-#include "core_test_util.h"
 #include "ops_test_util.h"
 
 using namespace tern;
 using namespace tern::opstest;
-using tern::coretest::all_close;
-using tern::coretest::ivals;
-using tern::coretest::vals;
 
 // ---------------------------------------------------------------- matmul
 

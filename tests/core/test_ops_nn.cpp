@@ -1,24 +1,10 @@
 // Forward values of the fused and neural-network ops (softmax, layer_norm, cross_entropy, embedding,
 // dropout, attention, gelu_backward), in f32 and f64, against reference loops in double precision.
 
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-#include <vector>
-
-#include <tern/tern.h>
-
-#include "core_test_util.h"
 #include "ops_test_util.h"
 
 using namespace tern;
 using namespace tern::opstest;
-using tern::coretest::all_close;
-using tern::coretest::ivals;
-using tern::coretest::vals;
 
 // ---------------------------------------------------------------- softmax, layer_norm, cross_entropy
 

@@ -1,24 +1,10 @@
 // Forward values of the reductions (sum, mean, amax, var, max, norm, sum_to), in f32 and f64, against
 // naive reference loops in double precision; and results that do not depend on the thread count.
 
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <limits>
-#include <numeric>
-#include <vector>
-
-#include <tern/tern.h>
-
-#include "core_test_util.h"
 #include "ops_test_util.h"
 
 using namespace tern;
 using namespace tern::opstest;
-using tern::coretest::all_close;
-using tern::coretest::ivals;
-using tern::coretest::vals;
 
 // ---------------------------------------------------------------- reductions
 
