@@ -1,4 +1,4 @@
-// libFuzzer target for the safetensors reader (core/io/safetensors_format.cpp).
+// libFuzzer target for the safetensors reader (core/io/safetensors_parse.cpp).
 //
 //   ./run fuzz [seconds]      build with clang -fsanitize=fuzzer,address,undefined and run
 //

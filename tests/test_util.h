@@ -55,4 +55,14 @@ inline void expect_error(const std::function<void()>& f, const std::string& need
   }
 }
 
+// The message of the tern::Error f() throws; "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace tern::testutil

@@ -15,11 +15,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <fstream>
 
 #include <tern/autograd/grad_mode.h>
 #include <tern/backends/backend.h>
 #include <tern/core/error.h>
+#include <tern/core/io/file.h>
 #include <tern/core/ops.h>
 
 namespace tern::io {
@@ -339,100 +339,12 @@ Checkpoint load(const std::string& path, const LoadOptions& options) {
 
 namespace {
 
-// Buffers small pieces; large ones go straight to the file.
-class FileWriter {
- public:
-  FileWriter(int fd, const std::string& where) : fd_(fd), where_(where) { buf_.reserve(kBuf); }
-  void write(const void* data, size_t n) {
-    if (buf_.size() + n <= kBuf) {
-      buf_.append(static_cast<const char*>(data), n);
-      return;
-    }
-    flush();
-    if (n < kBuf)
-      buf_.append(static_cast<const char*>(data), n);
-    else
-      write_all(data, n);
-  }
-  void flush() {
-    write_all(buf_.data(), buf_.size());
-    buf_.clear();
-  }
-
- private:
-  static constexpr size_t kBuf = size_t{1} << 20;
-  void write_all(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, std::min<size_t>(n, size_t{1} << 30));
-      if (w < 0 && errno == EINTR) continue;
-      TERN_CHECK(w > 0, where_, "cannot write: ", errno_str(errno));
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-  int fd_;
-  const std::string& where_;
-  std::string buf_;
-};
-
-// The mode a new file gets: the target's, if it exists, else 0666 minus the umask.
-mode_t new_file_mode(const std::string& target) {
-  struct stat st {};
-  if (::stat(target.c_str(), &st) == 0) return st.st_mode & 07777;
-  mode_t mask = 022;
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("Umask:", 0) == 0) {
-      mask = static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
-      break;
-    }
-  return 0666 & ~mask;
-}
-
+// The safetensors file, atomically (core/io/file.h).
 void write_atomically(const std::string& path, const WritePlan& plan) {
-  // Write through a symlink to its target rather than replacing the link.
-  std::string target = path;
-  struct stat lst {};
-  if (::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
-    char* real = ::realpath(path.c_str(), nullptr);
-    if (real) {
-      target = real;
-      std::free(real);
-    }
-  }
-  const size_t slash = target.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : target.substr(0, slash);
-  const std::string base = slash == std::string::npos ? target : target.substr(slash + 1);
-  TERN_CHECK(!base.empty(), path, "cannot write: not a file name");
-  std::string tmp = dir + "/." + base + ".tmp-XXXXXX";
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  TERN_CHECK(fd >= 0, path, "cannot create a temporary file in '", dir, "': ", errno_str(errno));
-  bool ok = false;
-  try {
-    Fd guard(fd);
-    ::fchmod(fd, new_file_mode(target));
-    FileWriter w(fd, path);
-    w.write(plan.prefix_and_header.data(), plan.prefix_and_header.size());
-    for (const RawTensor* t : plan.order) w.write(t->data, t->nbytes);
-    w.flush();
-    TERN_CHECK(::fsync(fd) == 0, path, "cannot fsync: ", errno_str(errno));
-    guard.fd = -1;
-    TERN_CHECK(::close(fd) == 0, path, "cannot close: ", errno_str(errno));
-    TERN_CHECK(::rename(tmp.c_str(), target.c_str()) == 0, path, "cannot rename the temporary file into place: ",
-               errno_str(errno));
-    ok = true;
-  } catch (...) {
-    if (!ok) ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile f(path, path);
+  f.write(plan.prefix_and_header.data(), plan.prefix_and_header.size());
+  for (const RawTensor* t : plan.order) f.write(t->data, t->nbytes);
+  f.commit();
 }
 
 }  // namespace

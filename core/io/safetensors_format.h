@@ -58,6 +58,8 @@ inline constexpr int kSafetensorsDTypeCount = 22;
 
 // "F32", "F8_E4M3", ... as written in headers.
 std::string_view dtype_name(SafetensorsDType t);
+// Every dtype name, comma separated, for messages.
+std::string all_dtype_names();
 // Exact, case-sensitive; nullopt for anything else ("f32" included).
 std::optional<SafetensorsDType> parse_dtype(std::string_view name);
 // Bits per element: 4, 6, 8, 16, 32 or 64.
@@ -146,11 +148,6 @@ Header parse_header_prefix(const uint8_t* data, size_t available, uint64_t file_
 // N from the first 8 bytes (`data` holds min(8, file_size) bytes), after the three framing
 // rules: the file has 8 bytes, N <= kMaxHeaderSize, and 8 + N <= file_size.
 uint64_t header_length(const uint8_t* data, uint64_t file_size, std::string_view where);
-
-// True when bytes [p, p+n) are well-formed UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing above U+10FFFF). On failure, *error_at gets the offending offset
-// and *why a short reason.
-bool is_valid_utf8(const uint8_t* p, size_t n, size_t* error_at = nullptr, const char** why = nullptr);
 
 // A tensor to write, as raw little-endian row-major bytes (not owned).
 struct RawTensor {

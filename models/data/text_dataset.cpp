@@ -1,29 +1,18 @@
 #include <tern/models/data/text_dataset.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <unordered_set>
 #include <variant>
 
 #include <tern/core/error.h>
+#include <tern/core/io/file.h>
 #include <tern/models/data/token_file.h>
 
 namespace tern::data {
 
 namespace {
 constexpr const char* kWhere = "data";
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  TERN_CHECK(f, kWhere, "cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  TERN_CHECK(!f.bad(), kWhere, "cannot read ", path);
-  return std::move(ss).str();
-}
 }  // namespace
 
 const char* split_name(Split s) { return s == Split::train ? "train" : "val"; }
@@ -66,7 +55,7 @@ int64_t train_count(int64_t n, double frac) {
 
 TextDataset TextDataset::load(const std::string& text_path, const Tokenizer& tokenizer, TextDatasetOptions opts) {
   auto impl = std::make_shared<Impl>();
-  const std::string text = read_file(text_path);
+  const std::string text = io::read_file(text_path, kWhere);
   // Ordinary encoding is another tokenization of the same text: its own fingerprint and cache file.
   const uint64_t ordinary_salt = opts.special_tokens ? 0 : fnv1a64("encode_ordinary");
   const TokenSource source{.source_bytes = text.size(),

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <tern/core/error.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 
 namespace tern::data {
 
@@ -44,7 +44,7 @@ void write_token_file(const std::string& path, std::span<const TokenId> tokens, 
   h.source_hash = source.source_hash;
   h.tokenizer_fingerprint = source.tokenizer_fingerprint;
   h.payload_hash = fnv1a64(std::string_view(payload.data(), payload.size()));
-  AtomicFile f(path, path);
+  io::AtomicFile f(path, path);
   f.write(&h, sizeof h);
   f.write(payload.data(), payload.size());
   f.commit();

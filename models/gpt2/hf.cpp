@@ -5,9 +5,9 @@
 #include <sstream>
 
 #include <tern/autograd/grad_mode.h>
+#include <tern/core/io/file.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/models/data/atomic_file.h>
 #include <tern/nn/init.h>
 
 namespace tern::gpt2 {
@@ -145,7 +145,7 @@ void save_hf(const GPT2& model, const std::string& dir, const std::map<std::stri
   std::map<std::string, std::string> meta = metadata;
   meta.emplace("format", "pt");
   io::save(dir + "/model.safetensors", to_hf_state(model.state_dict()), meta);
-  data::write_file_atomic(dir + "/config.json", model.config().to_json(), dir + "/config.json");
+  io::write_file_atomic(dir + "/config.json", model.config().to_json(), dir + "/config.json");
 }
 
 }  // namespace tern::gpt2

@@ -1,31 +1,20 @@
 #include <tern/models/tokenizer/char_tokenizer.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include <tern/core/error.h>
-#include <tern/models/data/atomic_file.h>
-#include <tern/models/tokenizer/utf8.h>
+#include <tern/core/io/file.h>
+#include <tern/core/utf8.h>
 
 namespace tern {
 
 namespace {
 constexpr const char* kWhere = "char tokenizer";
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  TERN_CHECK(f, kWhere, "cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  TERN_CHECK(!f.bad(), kWhere, "cannot read ", path);
-  return std::move(ss).str();
-}
 }  // namespace
 
 CharTokenizer::CharTokenizer(std::vector<std::string> chars) : chars_(std::move(chars)), ascii_(128, -1) {
@@ -76,7 +65,7 @@ CharTokenizer CharTokenizer::from_text(std::string_view text) {
 }
 
 CharTokenizer CharTokenizer::from_file(const std::string& text_path) {
-  const std::string text = read_file(text_path);
+  const std::string text = io::read_file(text_path, kWhere);
   size_t at = 0;
   TERN_CHECK(utf8::is_valid(text, &at), kWhere, text_path, ": invalid UTF-8 at byte ", at);
   TERN_CHECK(!text.empty(), kWhere, text_path, " is empty");
@@ -125,9 +114,9 @@ CharTokenizer CharTokenizer::from_json(std::string_view json, const std::string&
   return tok;
 }
 
-void CharTokenizer::save(const std::string& path) const { data::write_file_atomic(path, to_json(), kWhere); }
+void CharTokenizer::save(const std::string& path) const { io::write_file_atomic(path, to_json(), kWhere); }
 
-CharTokenizer CharTokenizer::load(const std::string& path) { return from_json(read_file(path), path); }
+CharTokenizer CharTokenizer::load(const std::string& path) { return from_json(io::read_file(path, kWhere), path); }
 
 void CharTokenizer::encode_piece(std::string_view text, std::vector<TokenId>& out) const {
   for (size_t i = 0; i < text.size();) {

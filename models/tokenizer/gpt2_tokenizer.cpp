@@ -17,7 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include <tern/core/error.h>
-#include <tern/models/tokenizer/utf8.h>
+#include <tern/core/io/file.h>
+#include <tern/core/utf8.h>
 
 namespace tern {
 
@@ -40,14 +41,6 @@ constexpr size_t kMaxCacheEntries = size_t{1} << 18;
 
 std::atomic<uint64_t> g_next_impl_id{1};
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  TERN_CHECK(f, kWhere, "cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  TERN_CHECK(!f.bad(), kWhere, "cannot read ", path);
-  return std::move(ss).str();
-}
 
 // openai/gpt-2's bytes_to_unicode(): every byte gets a printable code point.
 std::array<char32_t, 256> bytes_to_unicode() {
@@ -335,7 +328,7 @@ void GPT2Tokenizer::Impl::load(const std::string& encoder_path, const std::strin
   // encoder.json: {"<byte-level string>": id, ...}
   EncoderSax sax;
   {
-    const std::string json = read_file(encoder_path);
+    const std::string json = io::read_file(encoder_path, kWhere);
     const bool ok = nlohmann::json::sax_parse(json, &sax);
     TERN_CHECK(ok && sax.error.empty(), kWhere, encoder_path, ": ", sax.error.empty() ? "not valid JSON" : sax.error);
   }
@@ -371,7 +364,7 @@ void GPT2Tokenizer::Impl::load(const std::string& encoder_path, const std::strin
   }
 
   // vocab.bpe: "#version: ..." then one "left right" merge per line, best first.
-  const std::string text = read_file(bpe_path);
+  const std::string text = io::read_file(bpe_path, kWhere);
   std::vector<int32_t> created_rank(n, -1);  // the latest merge that creates each id
   std::vector<std::array<int32_t, 3>> list;  // left, right, merged
   size_t line_no = 0;

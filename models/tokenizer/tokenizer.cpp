@@ -8,7 +8,7 @@
 #include <tern/core/error.h>
 #include <tern/models/tokenizer/char_tokenizer.h>
 #include <tern/models/tokenizer/gpt2_tokenizer.h>
-#include <tern/models/tokenizer/utf8.h>
+#include <tern/core/utf8.h>
 
 #ifndef TERN_SOURCE_DATA_DIR
 #define TERN_SOURCE_DATA_DIR ""

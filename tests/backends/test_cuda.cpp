@@ -8,18 +8,13 @@
 
 #include <tern/tern.h>
 
+#include "../test_util.h"
+
 using namespace tern;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testutil::error_of;
 
 }  // namespace
 

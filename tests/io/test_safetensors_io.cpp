@@ -437,15 +437,6 @@ TEST(SafetensorsDTypes, NamesBitsAndTernMapping) {
   EXPECT_EQ(io::dtype_bits(io::SafetensorsDType::C64), 64);
 }
 
-TEST(SafetensorsUtf8, Validator) {
-  auto ok = [](std::string_view s) { return io::is_valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
-  EXPECT_TRUE(ok(""));
-  EXPECT_TRUE(ok("plain ascii, long enough for the 8-byte fast path"));
-  EXPECT_TRUE(ok("\xc2\x80 \xdf\xbf \xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"));
-  for (const char* bad : {"\xc0\x80", "\xc1\xbf", "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x8f\xbf\xbf",
-                          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80", "\xe2\x82", "\xe2\x28\xa1"})
-    EXPECT_FALSE(ok(bad)) << ::testing::PrintToString(std::string(bad));
-}
 
 }  // namespace
 }  // namespace tern::iotest

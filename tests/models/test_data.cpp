@@ -27,18 +27,9 @@ using tern::modelstest::data_dir;
 using tern::modelstest::read_file;
 using tern::modelstest::TempDir;
 using tern::modelstest::write_file;
+using tern::testutil::expect_error;
 
 namespace {
-
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a tern::Error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 std::vector<int64_t> values(const Tensor& t) {
   const Tensor c = t.contiguous();

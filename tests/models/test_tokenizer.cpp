@@ -14,9 +14,9 @@
 #include <vector>
 
 #include <tern/core/error.h>
+#include <tern/core/utf8.h>
 #include <tern/models/tokenizer/char_tokenizer.h>
 #include <tern/models/tokenizer/gpt2_tokenizer.h>
-#include <tern/models/tokenizer/utf8.h>
 
 #include "models_test_util.h"
 
@@ -24,6 +24,7 @@ using namespace tern;
 using namespace std::literals;
 using tern::modelstest::data_dir;
 using tern::modelstest::TempDir;
+using tern::testutil::expect_error;
 
 namespace {
 
@@ -33,17 +34,6 @@ const GPT2Tokenizer& gpt2() {
 }
 
 std::vector<TokenId> ids(std::initializer_list<TokenId> l) { return l; }
-
-// Expects `f` to throw a tern::Error whose message contains `needle`.
-template <typename F>
-void expect_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a tern::Error containing: " << needle;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 struct Case {
   const char* name;

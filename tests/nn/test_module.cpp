@@ -4,19 +4,14 @@
 
 #include <tern/tern.h>
 
+#include "../test_util.h"
+
 using namespace tern;
 using namespace tern::nn;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testutil::error_of;
 
 double max_abs_diff(const Tensor& a, const Tensor& b) { return amax(abs(sub(a, b).to(kFloat64))).item<double>(); }
 

@@ -110,4 +110,17 @@ inline std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
+// The rows of a CSV file, header included, split into their fields (an empty field stays empty).
+inline std::vector<std::vector<std::string>> csv_rows(const std::string& path) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& l : lines(read_file(path))) {
+    std::vector<std::string>& row = out.emplace_back();
+    size_t start = 0;
+    for (size_t comma; (comma = l.find(',', start)) != std::string::npos; start = comma + 1)
+      row.push_back(l.substr(start, comma - start));
+    row.push_back(l.substr(start));
+  }
+  return out;
+}
+
 }  // namespace tern::cli::testing

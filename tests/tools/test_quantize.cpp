@@ -1,6 +1,7 @@
 // tern quantize (Phase 4) and the Phase 5 hand-off, driven in-process: the output directory,
 // its metadata, reloading it through every driver, continuing to train it, and the errors.
 
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -21,6 +22,7 @@
 #include "driver_test_util.h"
 #include "drivers.h"
 #include "file_lock.h"
+#include "metrics_csv.h"
 
 namespace fs = std::filesystem;
 using namespace tern;
@@ -67,7 +69,7 @@ TEST(QuantizeDriver, WritesAPhase4DirectoryThatEveryDriverLoads) {
   EXPECT_NE(log.str().find("QAT step 4/4"), std::string::npos) << log.str();
   const std::string out = dir / "p4";
   for (const char* f : {"model.safetensors", "model.ternary.safetensors", "config.json", "compression_stats.json",
-                        "phase4_config.json", "quantize_report.json", "qat_metrics.csv", kTokenizerFile})
+                        "phase4_config.json", "quantize_report.json", "metrics.csv", kTokenizerFile})
     EXPECT_TRUE(fs::exists(out + "/" + f)) << f;
 
   // FP16 dequantized weights with the metadata Phase 5 needs.
@@ -123,6 +125,73 @@ TEST(QuantizeDriver, WritesAPhase4DirectoryThatEveryDriverLoads) {
   std::ostringstream gout, gerr;
   run_generate(g, gout, gerr);
   EXPECT_GE(gout.str().size(), 13u);
+}
+
+// QAT writes metrics.csv as `tern train` does: step 0 holds the converted model's val loss, then a row per step,
+// the last with the val loss after QAT.
+TEST(QuantizeDriver, QatWritesMetricsCsvLikeTrain) {
+  TempDir dir("quantize_metrics");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  std::ostringstream log;
+  QuantizeOptions q = quick(p3, dir / "p4", 5);
+  q.log_interval = 2;
+  const QuantizeReport r = run_quantize(q, log);
+  const auto rows = csv_rows(dir / "p4/metrics.csv");
+  ASSERT_EQ(rows.size(), 7u) << log.str();  // header, step 0, steps 1..5
+  std::string header;
+  for (const auto& c : rows[0]) header += (header.empty() ? "" : ",") + c;
+  EXPECT_EQ(header, kMetricsHeader);
+  EXPECT_EQ(rows[1][0], "0");
+  EXPECT_TRUE(rows[1][1].empty() && rows[1][2].empty());
+  EXPECT_NEAR(std::stod(rows[1][3]), r.val_converted, 1e-5);
+  for (size_t i = 2; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i][0], std::to_string(i - 1));
+    EXPECT_GT(std::stod(rows[i][1]), 0) << "lr of step " << i - 1;
+    EXPECT_TRUE(std::isfinite(std::stod(rows[i][2]))) << "train loss of step " << i - 1;
+    EXPECT_GT(std::stod(rows[i][4]), 0) << "tokens/s of step " << i - 1;
+    EXPECT_EQ(rows[i][3].empty(), i + 1 < rows.size()) << "val loss only after the last step";
+  }
+  EXPECT_NEAR(std::stod(rows.back()[3]), r.val_qat, 1e-5);
+  // The progress lines: every second step and the last, in train's format.
+  for (const char* l : {"QAT step 2/5 | loss ", "QAT step 4/5 | loss ", "QAT step 5/5 | loss "})
+    EXPECT_NE(log.str().find(l), std::string::npos) << l << "\n" << log.str();
+  EXPECT_EQ(log.str().find("QAT step 3/5"), std::string::npos) << log.str();
+}
+
+// Ctrl-C ends QAT after the step in progress; the Phase 4 directory is still written, with the steps done, and
+// trains on as Phase 5.
+TEST(QuantizeDriver, SigintEndsQatAndWritesTheStepsDone) {
+  TempDir dir("quantize_sigint");
+  const std::string data = small_text(dir);
+  const std::string p3 = phase3(dir, data);
+  QuantizeOptions q = quick(p3, dir / "p4", 6);
+  q.on_step = [](int64_t step) {
+    if (step == 2) std::raise(SIGINT);  // the real handler: sets the flag, QAT stops after this step
+  };
+  std::ostringstream log;
+  const QuantizeReport r = run_quantize(q, log);
+  EXPECT_EQ(r.signal, SIGINT);
+  EXPECT_EQ(r.qat_steps, 2);
+  EXPECT_TRUE(std::isnan(r.val_qat));
+  EXPECT_NE(log.str().find("interrupted at QAT step 2 of 6"), std::string::npos) << log.str();
+  struct sigaction now {};
+  sigaction(SIGINT, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL) << "the handler is uninstalled again";
+
+  const auto rows = csv_rows(dir / "p4/metrics.csv");
+  ASSERT_EQ(rows.size(), 4u);  // header, steps 0..2
+  EXPECT_EQ(rows.back()[0], "2");
+  const auto rep = nlohmann::json::parse(read_file(dir / "p4/quantize_report.json"));
+  EXPECT_EQ(rep["qat_steps"], 2);
+  EXPECT_EQ(rep["qat_interrupted"], true);
+  EXPECT_TRUE(rep["val_loss_qat"].is_null());
+  for (const auto& f : fs::directory_iterator(dir.path))
+    EXPECT_EQ(f.path().filename().string().find(".tmp-"), std::string::npos) << f.path();
+
+  std::string tlog;
+  ASSERT_EQ(0, train(phase5_run(dir / "p4", data, dir / "p5"), &tlog)) << tlog;
+  EXPECT_EQ(count_bitlinear(*load_model(dir / "p5/checkpoint", nullptr, "test")), 8);
 }
 
 TEST(QuantizeDriver, Phase5ContinuesTrainingAsBitNet) {

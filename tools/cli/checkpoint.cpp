@@ -16,7 +16,7 @@
 
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/tokenizer/char_tokenizer.h>
 #include <tern/models/tokenizer/gpt2_tokenizer.h>
@@ -28,15 +28,6 @@
 namespace fs = std::filesystem;
 
 namespace tern::cli {
-
-std::string read_text_file(const std::string& path, const std::string& where) {
-  std::ifstream f(path, std::ios::binary);
-  TERN_CHECK(f, where, "cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream os;
-  os << f.rdbuf();
-  TERN_CHECK(!f.bad(), where, "cannot read ", path);
-  return os.str();
-}
 
 std::string resolve_checkpoint_dir(const std::string& dir, const std::string& where) {
   std::error_code ec;
@@ -54,7 +45,7 @@ gpt2::Config read_config(const std::string& dir, const std::string& where) {
   const std::string path = dir + "/config.json";
   std::error_code ec;
   TERN_CHECK(fs::exists(path, ec), where, "'", dir, "' has no config.json");
-  return gpt2::Config::from_json(read_text_file(path, where), path);
+  return gpt2::Config::from_json(io::read_file(path, where), path);
 }
 
 std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, const std::string& where,
@@ -193,7 +184,7 @@ bool resolve_training_data(const std::string& dir, std::string& data, double& tr
   if (fs::exists(state, ec)) {
     std::string recorded;
     try {
-      const auto st = nlohmann::json::parse(read_text_file(state, where));
+      const auto st = nlohmann::json::parse(io::read_file(state, where));
       const auto& opts = st.at("options");
       recorded = opts.at("data").get<std::string>();
       if (train_fraction <= 0) train_fraction = opts.at("train-fraction").get<double>();
@@ -272,7 +263,7 @@ std::unique_ptr<Tokenizer> tokenizer_from_json(const std::string& text, const st
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
   std::error_code ec;
   const std::string tj = dir + "/" + kTokenizerFile;
-  if (fs::exists(tj, ec)) return tokenizer_from_json(read_text_file(tj, tj), tj, dir);
+  if (fs::exists(tj, ec)) return tokenizer_from_json(io::read_file(tj, tj), tj, dir);
   // tern writes tern_tokenizer.json into every checkpoint and Phase 4 directory. Without it a guess (GPT-2's BPE)
   // would fail later on a vocabulary mismatch, or silently tokenize differently.
   for (const char* marker : {kStateFile, "quantize_report.json"})
@@ -290,15 +281,15 @@ TokenizerFiles tokenizer_files(const Tokenizer& tok, const std::string& bpe_dir)
   const std::string src = bpe_dir.empty() ? default_data_dir() + "/gpt2" : bpe_dir;
   std::error_code ec;
   const bool hf = fs::exists(src + "/vocab.json", ec) && fs::exists(src + "/merges.txt", ec);
-  f.vocab_json = read_text_file(src + (hf ? "/vocab.json" : "/encoder.json"), "checkpoint");
-  f.merges_txt = read_text_file(src + (hf ? "/merges.txt" : "/vocab.bpe"), "checkpoint");
+  f.vocab_json = io::read_file(src + (hf ? "/vocab.json" : "/encoder.json"), "checkpoint");
+  f.merges_txt = io::read_file(src + (hf ? "/merges.txt" : "/vocab.bpe"), "checkpoint");
   return f;
 }
 
 void write_tokenizer_files(const TokenizerFiles& f, const std::string& dir) {
-  data::write_file_atomic(dir + "/" + kTokenizerFile, f.tern_json, kTokenizerFile);
-  if (!f.vocab_json.empty()) data::write_file_atomic(dir + "/vocab.json", f.vocab_json, "checkpoint");
-  if (!f.merges_txt.empty()) data::write_file_atomic(dir + "/merges.txt", f.merges_txt, "checkpoint");
+  io::write_file_atomic(dir + "/" + kTokenizerFile, f.tern_json, kTokenizerFile);
+  if (!f.vocab_json.empty()) io::write_file_atomic(dir + "/vocab.json", f.vocab_json, "checkpoint");
+  if (!f.merges_txt.empty()) io::write_file_atomic(dir + "/merges.txt", f.merges_txt, "checkpoint");
 }
 
 // ---- atomic directories

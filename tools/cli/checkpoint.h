@@ -35,8 +35,6 @@ inline constexpr const char* kOptimizerFile = "optimizer.safetensors";
 inline constexpr const char* kCheckpointName = "checkpoint";
 inline constexpr const char* kTernaryFile = "model.ternary.safetensors";  // Phase 4's packed weights
 
-std::string read_text_file(const std::string& path, const std::string& where);
-
 // `dir` itself when it holds config.json; else dir/checkpoint when that does (so the
 // --out directory of a run works too). Throws a clear error otherwise.
 std::string resolve_checkpoint_dir(const std::string& dir, const std::string& where);

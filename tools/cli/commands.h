@@ -21,4 +21,7 @@ void add_info(CLI::App& app);  // info.cpp
 // "tern 0.1.0 (revision)", for --version.
 std::string version_line();
 
+// In the environment when OMP_WAIT_POLICY is tern's choice rather than the user's (main.cpp), for `tern info`.
+inline constexpr const char* kWaitPolicyDefaulted = "TERN_OMP_WAIT_POLICY_DEFAULTED";
+
 }  // namespace tern::cli

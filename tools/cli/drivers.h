@@ -166,12 +166,17 @@ struct QuantizeOptions {
   std::string optimizer = "adamw";
   double muon_lr = 2e-3;
   double grokfast_alpha = 0.98, grokfast_lamb = 2.0;
+  int64_t log_interval = 0;     // QAT progress lines when stdout is not a terminal; 0 = a twentieth of the steps
   std::set<std::string> given;  // flag names without dashes
+
+  // Test hook: called after each QAT step with the step count.
+  std::function<void(int64_t)> on_step;
 };
 
 struct QuantizeReport {
   double val_fp32 = 0, val_converted = 0, val_qat = 0;  // val_qat is NaN without QAT
-  int64_t qat_steps = 0;
+  int64_t qat_steps = 0;  // done: fewer than asked when a signal ended QAT
+  int signal = 0;         // SIGINT or SIGTERM when one ended QAT early (the directory is still written)
   quant::CompressionStats stats;
   std::string out;  // the Phase 4 directory written
 };

@@ -53,6 +53,14 @@ std::string mpi_line(const nlohmann::json& j) {
                                 std::to_string(l["size"].get<int>()) + " (" + l["from"].get<std::string>() + ")");
 }
 
+// The OpenMP wait policy this process runs with: the runtime read OMP_WAIT_POLICY when it loaded, and tern's main
+// sets it (passive) before that when the user has not.
+std::string wait_policy() {
+  const std::string v = env_or("OMP_WAIT_POLICY", "");
+  if (v.empty()) return "unset: the OpenMP runtime's default (spin, then sleep)";
+  return v + (std::getenv(kWaitPolicyDefaulted) ? " (tern's default; set OMP_WAIT_POLICY to choose)" : " (OMP_WAIT_POLICY)");
+}
+
 nlohmann::json info_json() {
   const BuildInfo b = build_info();
   const int gpus = cuda_available() ? cuda_device_count() : 0;
@@ -64,6 +72,7 @@ nlohmann::json info_json() {
           {"threads", num_threads()},
           {"tern_num_threads", env_or("TERN_NUM_THREADS", "")},
           {"omp_wait_policy", env_or("OMP_WAIT_POLICY", "")},
+          {"omp_wait_policy_is_default", std::getenv(kWaitPolicyDefaulted) != nullptr},
           {"cpu", cpu_model()},
           {"cpu_features", b.cpu_features},
           {"cpu_kernels", b.cpu_kernels},
@@ -99,9 +108,8 @@ void add_info(CLI::App& app) {
               << "BLAS      " << j["blas"].get<std::string>() << " (" << j["blas_threading"].get<std::string>()
               << " threading)\n"
               << "threads   " << j["threads"].get<int>() << " (TERN_NUM_THREADS="
-              << (j["tern_num_threads"] == "" ? "unset" : j["tern_num_threads"].get<std::string>())
-              << ", OMP_WAIT_POLICY="
-              << (j["omp_wait_policy"] == "" ? "unset" : j["omp_wait_policy"].get<std::string>()) << ")\n"
+              << (j["tern_num_threads"] == "" ? "unset" : j["tern_num_threads"].get<std::string>()) << ")\n"
+              << "waiting   OpenMP wait policy " << wait_policy() << "\n"
               << "CPU       " << j["cpu"].get<std::string>() << "\n"
               << "features  " << (features.empty() ? "none of avx2/avx512" : features)
               << "; ternary/int8 kernels: " << j["cpu_kernels"].get<std::string>() << "\n"

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tern/autograd/grad_mode.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/quant/bitlinear.h>
 
 namespace tern::cli {
@@ -84,7 +84,7 @@ std::string layer_stats_json(const nn::Module& model) {
 }
 
 void write_layer_stats(const std::string& path, const nn::Module& model) {
-  data::write_file_atomic(path, layer_stats_json(model), "layer_stats.json");
+  io::write_file_atomic(path, layer_stats_json(model), "layer_stats.json");
 }
 
 }  // namespace tern::cli

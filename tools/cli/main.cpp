@@ -8,6 +8,9 @@
 //   tern tokenize [--decode]       text <-> token ids (GPT-2 BPE or char), as a JSON array
 //   tern info [--json]             version, BLAS, threads, CPU features and kernels, GPUs
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
@@ -24,9 +27,28 @@
 namespace {
 // A command line that cannot be parsed exits with 2, as other command-line tools do (CLI11 would use 104-109).
 constexpr int kUsageError = 2;
+
+// OpenMP threads that run out of work spin for a while before they sleep (libgomp: about 300,000 iterations).
+// Where other processes want the cores, the spinning threads take them from the threads that have work. On 2
+// cores, 40 steps of the tiny GPT took 3.0 s passive, 2.7 s active and 3.0 s by default when the machine was
+// idle, but 5-7 s passive, 27-31 s active and 52 s by default under other builds, and with two more busy
+// processes 12 s passive against over 150 s by default. So tern waits passively unless the user chose. libgomp reads OMP_WAIT_POLICY once, as it
+// loads, before main, so setting it here takes effect only in a fresh image of this program: tern sets it and
+// executes itself again. A program linking the library chooses for itself, in its environment.
+void default_to_passive_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+  ::setenv(tern::cli::kWaitPolicyDefaulted, "1", 1);
+  ::execv("/proc/self/exe", argv);
+  // No re-execution (no /proc): run on with the runtime's default; `tern info` shows which.
+  ::unsetenv("OMP_WAIT_POLICY");
+  ::unsetenv(tern::cli::kWaitPolicyDefaulted);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  default_to_passive_waiting(argv);
   tern::cli::install_bus_error_report();
   CLI::App app{"tern: a small deep-learning framework's command-line tool"};
   app.require_subcommand(1);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <tern/core/error.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 
 #include "checkpoint.h"
 #include "run_common.h"
@@ -90,8 +90,8 @@ MetricsCsv::MetricsCsv(std::string path, std::optional<int64_t> resume_step, std
   std::string kept = std::string(kMetricsHeader) + "\n";
   std::error_code ec;
   if (resume_step && std::filesystem::exists(path_, ec))
-    kept = repaired(path_, read_text_file(path_, path_), *resume_step, note);
-  data::write_file_atomic(path_, kept, path_);
+    kept = repaired(path_, io::read_file(path_, path_), *resume_step, note);
+  io::write_file_atomic(path_, kept, path_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   TERN_CHECK(fd_ >= 0, path_, "cannot open: ", std::strerror(errno));
   size_ = static_cast<int64_t>(kept.size());
@@ -120,5 +120,7 @@ void MetricsCsv::row(int64_t step, double lr, double train_loss, double val_loss
   }
   size_ += static_cast<int64_t>(line.size());
 }
+
+void MetricsCsv::sync() { TERN_CHECK(::fsync(fd_) == 0, path_, "cannot sync: ", std::strerror(errno)); }
 
 }  // namespace tern::cli

@@ -1,5 +1,5 @@
 #pragma once
-// <out>/metrics.csv of `tern train`: a header, then one row per optimizer step (and a row for step 0's val loss).
+// <out>/metrics.csv of `tern train` (and of `tern quantize`'s QAT): a header, then one row per optimizer step (and a row for step 0's val loss).
 // A row either reaches the file whole or the run stops with an error naming the file; a resumed run first cuts
 // the file back to the checkpoint's step.
 
@@ -24,6 +24,9 @@ class MetricsCsv {
   // NaN values are written as empty fields. Throws tern::Error "[path] cannot write ..." when the row cannot be
   // written whole; the file is then cut back to its last complete row where the file system allows.
   void row(int64_t step, double lr, double train_loss, double val_loss, double tokens_per_s, double elapsed);
+
+  // fsync: the rows written so far survive a crash, as the files of a directory committed after it must.
+  void sync();
 
   const std::string& path() const { return path_; }
 

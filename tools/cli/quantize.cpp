@@ -10,18 +10,20 @@
 //   model.ternary.safetensors  the BitLinear weights packed (2 bits or 1.6 bits each) with their
 //                              scales; every other tensor in FP16
 //   config.json, compression_stats.json, phase4_config.json, quantize_report.json,
-//   tokenizer files, qat_metrics.csv (with QAT)
+//   tokenizer files, metrics.csv (with QAT: a row per step, as `tern train` writes)
 //
 // The directory is written beside its final name and renamed into place when complete, so
 // an error or a crash never leaves a half-written Phase 4 directory under that name. A lock file
 // beside it (.<name>.lock) turns a second `tern quantize` into the same --out away while one runs.
+// The QAT loop is `tern train`'s (step_loop.h): its progress line, and Ctrl-C, which ends QAT after
+// the step in progress and writes the directory with the steps done, a model `tern train --init`
+// continues.
 //
 //   tern quantize --model out/checkpoint --out phase4
 //   tern quantize --model out --out phase4 --qat-steps 300 --threshold 0.1
 //   tern quantize --model hf-gpt2 --out phase4 --absmean --exclude lm_head,wte,wpe,c_proj
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +41,7 @@
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
@@ -55,8 +57,11 @@
 #include "layer_stats.h"  // layer_stats.json: per BitLinear, the weight histogram, cut, sparsity and scale
 #include "file_lock.h"
 #include "given_options.h"
+#include "metrics_csv.h"
 #include "optimizer_choice.h"
 #include "run_common.h"
+#include "step_loop.h"
+#include "stop_signals.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -70,7 +75,7 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 // The Phase4Config: the --config file's (or the defaults), then every flag the user gave.
 quant::Phase4Config resolve_config(const QuantizeOptions& o) {
   quant::Phase4Config c;
-  if (!o.config_file.empty()) c = quant::Phase4Config::from_json(read_text_file(o.config_file, kWhere), o.config_file);
+  if (!o.config_file.empty()) c = quant::Phase4Config::from_json(io::read_file(o.config_file, kWhere), o.config_file);
   const quant::Phase4Config& f = o.config;
   auto given = [&](const char* n) { return o.given.count(n) > 0; };
   TERN_CHECK(!(given("threshold") && given("absmean")), kWhere, "give either --threshold or --absmean, not both");
@@ -133,15 +138,22 @@ class Quantizer {
     convert();
     r.val_converted = evaluate("converted, no fine-tune");
     r.val_qat = kNaN;
+    remove_stale_checkpoint_temps(parent_, name_);
+    staging_.emplace(parent_, name_);
+    // From here on, Ctrl-C ends QAT early and the directory is still written.
+    std::optional<StopSignals> signals;
     if (cfg_.qat_steps > 0) {
-      qat();
-      r.val_qat = evaluate("after " + std::to_string(cfg_.qat_steps) + " QAT steps");
+      signals.emplace();
+      qat(r);
+      r.signal = stop_signal();
     }
-    r.qat_steps = cfg_.qat_steps;
     r.stats = cm_->compression_stats();
     out_ << "\n" << r.stats.table() << "\n";
     r.out = write(r);
     out_ << "wrote " << r.out << "\n";
+    if (r.signal)
+      out_ << "interrupted at QAT step " << r.qat_steps << " of " << cfg_.qat_steps << "; continue training it with: "
+           << "tern train --init " << r.out << " --out RUN_DIR\n";
     out_.flush();
     return r;
   }
@@ -249,9 +261,14 @@ class Quantizer {
     const Stopwatch sw;
     const EvalResult r = evaluate_tokens(*model_, ds_->tokens(data::Split::val), block_, cfg_.qat_batch_size,
                                          cfg_.eval_iters, device_);
-    out_ << "val loss " << fmt("%.4f", r.loss) << "  " << stage << "  (" << grouped(r.tokens) << " tokens, "
-         << fmt("%.1f", sw.seconds()) << " s)\n";
-    out_.flush();
+    const std::string s = "val loss " + fmt("%.4f", r.loss) + "  " + stage + "  (" + grouped(r.tokens) +
+                          " tokens, " + fmt("%.1f", sw.seconds()) + " s)";
+    if (loop_) {
+      loop_->line(s);
+    } else {
+      out_ << s << "\n";
+      out_.flush();
+    }
     return r.loss;
   }
 
@@ -264,7 +281,9 @@ class Quantizer {
          << "), kept " << c.excluded.size() << " at full precision\n";
   }
 
-  void qat() {
+  // Fine-tunes through the quantization; the val loss after the last step goes to r.val_qat, the steps done to
+  // r.qat_steps (fewer when a signal stopped it).
+  void qat(QuantizeReport& r) {
     model_->train();
     const OptimizerSpec spec = qat_optimizer_spec();
     // After the conversion, so that Muon's routing sees the BitLinear modules.
@@ -274,32 +293,35 @@ class Quantizer {
     nn::optim::WarmupCosineLR sched(cfg_.qat_lr, cfg_.qat_min_lr, warmup, cfg_.qat_steps);
     data::BatchSampler sampler(*ds_, data::Split::train, cfg_.qat_batch_size, block_, cfg_.seed);
     const auto params = model_->parameters();
-    metrics_ = "step,lr,train_loss\n";
-    const Stopwatch sw;
-    const int64_t tokens_per_step = cfg_.qat_batch_size * block_;
-    const int64_t every = std::max<int64_t>(1, cfg_.qat_steps / 20);
-    for (int64_t step = 0; step < cfg_.qat_steps; ++step) {
-      const double lr = sched.lr(step);
-      opt->set_lr(lr);
-      data::Batch b = sampler.next(device_);
-      opt->zero_grad();
-      Tensor loss = model_->forward(b.x, b.y).loss;
-      loss.backward();
-      if (cfg_.qat_grad_clip > 0) nn::optim::clip_grad_norm(params, cfg_.qat_grad_clip);
-      opt->step();
-      const double l = loss.item<double>();
-      TERN_CHECK(std::isfinite(l), kWhere, "the QAT loss is ", l, " at step ", step + 1,
+    const StepParts parts{.model = *model_, .opt = *opt, .params = params, .sampler = sampler, .device = device_,
+                          .grad_clip = cfg_.qat_grad_clip};
+
+    MetricsCsv csv(staging_->path() + "/metrics.csv", std::nullopt, out_);
+    const Stopwatch clock;
+    StepLoop loop({.label = "QAT step", .steps = cfg_.qat_steps, .tokens_per_step = cfg_.qat_batch_size * block_,
+                   .log_interval = o_.log_interval > 0 ? o_.log_interval : std::max<int64_t>(1, cfg_.qat_steps / 20),
+                   .last_val = r.val_converted},
+                  out_, &csv, [&clock] { return clock.seconds(); });
+    loop.record_val(0, r.val_converted);
+    loop_ = &loop;
+    StepHooks hooks;
+    hooks.step = [&](int64_t s) {
+      const double lr = sched.lr(s - 1);
+      const double loss = optimizer_step(parts, lr);
+      TERN_CHECK(std::isfinite(loss), kWhere, "the QAT loss is ", loss, " at step ", s,
                  "; lower --lr or raise --warmup-steps");
-      metrics_ += std::to_string(step + 1) + "," + fmt("%.6g", lr) + "," + fmt("%.6f", l) + "\n";
-      if ((step + 1) % every == 0 || step + 1 == cfg_.qat_steps) {
-        const double s = sw.seconds();
-        const double tps = static_cast<double>((step + 1) * tokens_per_step) / s;
-        const double eta = s / static_cast<double>(step + 1) * static_cast<double>(cfg_.qat_steps - step - 1);
-        out_ << "QAT step " << step + 1 << "/" << cfg_.qat_steps << "  loss " << fmt("%.4f", l) << "  lr "
-             << fmt("%.2e", lr) << "  " << human_count(tps) << " tok/s  ETA " << format_duration(eta) << "\n";
-        out_.flush();
-      }
-    }
+      return StepHooks::Result{.lr = lr, .train_loss = loss};
+    };
+    hooks.evaluate = [&](int64_t s) {
+      if (s == cfg_.qat_steps) r.val_qat = evaluate("after " + std::to_string(s) + " QAT steps");
+      return s == cfg_.qat_steps ? r.val_qat : kNaN;
+    };
+    hooks.after = [&](int64_t s) {
+      if (o_.on_step) o_.on_step(s);
+    };
+    r.qat_steps = loop.run(0, hooks);
+    loop_ = nullptr;
+    csv.sync();
     model_->eval();
   }
 
@@ -309,8 +331,7 @@ class Quantizer {
   }
 
   std::string write(const QuantizeReport& r) {
-    remove_stale_checkpoint_temps(parent_, name_);
-    CheckpointDir cd(parent_, name_);
+    CheckpointDir& cd = *staging_;
     const std::string d = cd.path();
     const std::string stats_json = r.stats.to_json();
     const std::string cfg_json = cfg_.to_json();
@@ -328,10 +349,10 @@ class Quantizer {
     };
     io::save(d + "/model.safetensors", gpt2::to_hf_state(dequantized_state(*model_, kFloat16)), meta);
     cm_->save(d + "/model.ternary.safetensors", meta, kFloat16);
-    data::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
-    data::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
+    io::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
+    io::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
                             "compression_stats.json");
-    data::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
+    io::write_file_atomic(d + "/phase4_config.json", json::parse(cfg_json).dump(1) + "\n", "phase4_config.json");
     write_layer_stats(d + "/layer_stats.json", *model_);
     json rep = {{"phase3_model", dir_},
                 {"data", data_},
@@ -339,10 +360,10 @@ class Quantizer {
                 {"val_loss_converted", r.val_converted},
                 {"val_loss_qat", std::isnan(r.val_qat) ? json(nullptr) : json(r.val_qat)},
                 {"qat_steps", r.qat_steps},
+                {"qat_interrupted", r.signal != 0},
                 {"qat_optimizer", r.qat_steps > 0 ? json(o_.optimizer) : json(nullptr)},
                 {"eval_block", block_}};
-    data::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
-    if (!metrics_.empty()) data::write_file_atomic(d + "/qat_metrics.csv", metrics_, "qat_metrics.csv");
+    io::write_file_atomic(d + "/quantize_report.json", rep.dump(1) + "\n", "quantize_report.json");
     write_tokenizer_files(tokenizer_files(*tok_, dir_), d);
     cd.commit();
     return cd.final_path();
@@ -359,8 +380,9 @@ class Quantizer {
   std::unique_ptr<data::TextDataset> ds_;
   std::unique_ptr<quant::CompressedModel> cm_;
   int64_t block_ = 0;
-  std::string metrics_;
   std::optional<FileLock> lock_;
+  std::optional<CheckpointDir> staging_;  // the directory being written, renamed to --out when complete
+  StepLoop* loop_ = nullptr;              // while QAT runs: prints lines around its progress line
 };
 
 }  // namespace
@@ -449,9 +471,13 @@ void add_quantize(CLI::App& app) {
   add(cmd->add_option("--out", o->out, "the Phase 4 directory to write"))->capture_default_str()->group("Output");
   add(cmd->add_flag("--overwrite", o->overwrite, "replace --out if it exists (atomically, once the new one is complete)"))
       ->group("Output");
+  add(cmd->add_option("--log-interval", o->log_interval,
+                      "QAT steps between progress lines when stdout is not a terminal (default: a twentieth of them)"))
+      ->group("Output");
   cmd->callback([o, add] {
     o->given = add.names();
-    run_quantize(*o, std::cout);
+    const QuantizeReport r = run_quantize(*o, std::cout);
+    if (r.signal) throw CLI::RuntimeError(128 + r.signal);
   });
 }
 

@@ -12,7 +12,7 @@
 #include <tern/backends/backend.h>
 #include <tern/core/device.h>
 #include <tern/core/error.h>
-#include <tern/models/tokenizer/utf8.h>
+#include <tern/core/utf8.h>
 
 namespace tern::cli {
 

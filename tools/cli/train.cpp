@@ -7,14 +7,12 @@
 //   tern train --init path/to/hf-gpt2 --lr 3e-5 --steps 100
 //   mpirun -np 2 tern train --batch 12                 data parallel, 6 sequences per rank (docs/distributed.md)
 //
-// Every step appends a row to <out>/metrics.csv; <out>/checkpoint/ (see checkpoint.h) is
-// replaced atomically every --checkpoint-interval steps, at the end, and on Ctrl-C.
-
-#include <unistd.h>
+// Every step appends a row to <out>/metrics.csv (the loop is step_loop.h's, shared with `tern quantize`);
+// <out>/checkpoint/ (see checkpoint.h) is replaced atomically every --checkpoint-interval steps, at the end, and
+// on Ctrl-C.
 
 #include <algorithm>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -31,7 +29,7 @@
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
@@ -49,6 +47,8 @@
 #include "optimizer_choice.h"
 #include "ranks.h"
 #include "run_common.h"
+#include "step_loop.h"
+#include "stop_signals.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -57,35 +57,6 @@ namespace tern::cli {
 namespace {
 
 constexpr const char* kWhere = "train";
-
-// ---- SIGINT / SIGTERM: the handler only sets a flag; the loop checks it each step.
-
-volatile std::sig_atomic_t g_signal = 0;
-
-extern "C" void on_stop_signal(int sig) { g_signal = sig; }
-
-class StopSignals {
- public:
-  StopSignals() {
-    g_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;  // a second Ctrl-C kills at once (the last checkpoint stays intact)
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
 
 // ---- options <-> JSON, and which of them may change on --resume
 
@@ -176,7 +147,6 @@ struct Trainer {
   TrainOptions o;
   TrainRanks& ranks;
   std::ostream& out;
-  bool tty = false;
 
   std::string ckpt_dir;
   Device device = kCPU;
@@ -196,9 +166,7 @@ struct Trainer {
   double last_val = kNaN;
   Stopwatch clock;
 
-  Trainer(TrainOptions opts, TrainRanks& r, std::ostream& os) : o(std::move(opts)), ranks(r), out(os) {
-    tty = &os == &std::cout && ::isatty(STDOUT_FILENO);
-  }
+  Trainer(TrainOptions opts, TrainRanks& r, std::ostream& os) : o(std::move(opts)), ranks(r), out(os) {}
 
   bool given(const char* name) const { return o.given.count(name) > 0; }
   OptimizerSpec optimizer_spec() const {
@@ -272,7 +240,7 @@ struct Trainer {
     const bool init_has_tok = !o.init.empty() && fs::exists(o.init + "/" + kTokenizerFile, ec);
     if (o.tokenizer.empty()) {
       if (init_has_tok)
-        o.tokenizer = tokenizer_from_json(read_text_file(o.init + "/" + kTokenizerFile, kWhere),
+        o.tokenizer = tokenizer_from_json(io::read_file(o.init + "/" + kTokenizerFile, kWhere),
                                           o.init + "/" + kTokenizerFile, o.init)
                           ->kind();
       else
@@ -317,7 +285,7 @@ struct Trainer {
       if (o.model.size() > 5 && o.model.compare(o.model.size() - 5, 5, ".json") == 0) {
         TERN_CHECK(fs::is_regular_file(o.model, ec), kWhere, "model config '", o.model, "' does not exist");
         o.model = absolute_path(o.model);
-        c = gpt2::Config::from_json(read_text_file(o.model, kWhere), o.model);
+        c = gpt2::Config::from_json(io::read_file(o.model, kWhere), o.model);
         if (c.vocab_size < tok->vocab_size()) {
           out << "note: vocab_size " << c.vocab_size << " of " << o.model << " is raised to the tokenizer's "
               << tok->vocab_size() << "\n";
@@ -406,7 +374,7 @@ struct Trainer {
                " does not exist (run without --resume to start)");
     json st;
     try {
-      st = json::parse(read_text_file(state_path, kWhere));
+      st = json::parse(io::read_file(state_path, kWhere));
     } catch (const json::exception& e) {
       TERN_FAIL(kWhere, state_path, ": not valid JSON: ", e.what());
     }
@@ -484,7 +452,7 @@ struct Trainer {
     data::BatchSampler vs(*ds, data::Split::val, o.batch, o.block, derive_seed(o.seed, kStreamVal));
     double sum = 0;
     int64_t n = 0;
-    for (; n < iters && !g_signal; ++n) {
+    for (; n < iters && !stop_signal(); ++n) {
       data::Batch b = ranks.shard(vs.next(device));
       sum += model->forward(b.x, b.y).loss.item<double>();
     }
@@ -548,25 +516,9 @@ struct Trainer {
     st["tokenizer"] = {{"kind", tok->kind()}, {"tag", tok->tag()}, {"vocab_size", tok->vocab_size()}};
     st["data_tokens"] = ds->size();
     st["options"] = options_to_json(o);
-    data::write_file_atomic(cd.path() + "/" + kStateFile, st.dump(1) + "\n", kStateFile);
+    io::write_file_atomic(cd.path() + "/" + kStateFile, st.dump(1) + "\n", kStateFile);
     cd.commit();
     saved_step = step;
-  }
-
-  std::string progress(double loss, double rate, double eta) const {
-    std::string s = "step " + std::to_string(step) + "/" + std::to_string(o.steps);
-    s += " | loss " + (std::isnan(loss) ? std::string("-") : fmt("%.4f", loss));
-    s += " | val " + (std::isnan(last_val) ? std::string("-") : fmt("%.4f", last_val));
-    s += " | lr " + fmt("%.2e", opt->lr());
-    s += " | " + human_count(rate) + " tok/s";
-    s += " | " + format_duration(elapsed()) + " elapsed | ETA " + format_duration(eta);
-    return s;
-  }
-
-  void line(const std::string& s) {
-    if (tty) out << "\r\033[K";
-    out << s << "\n";
-    out.flush();
   }
 
   // Creates --out; returns the directories that did not exist before, deepest first.
@@ -650,90 +602,56 @@ struct Trainer {
     if (ranks.writer())
       csv.emplace(o.out + "/metrics.csv", o.resume ? std::optional<int64_t>(step) : std::nullopt, out);
     StopSignals signals;
+    StepLoop loop({.steps = o.steps, .tokens_per_step = tokens_per_step, .log_interval = o.log_interval,
+                   .last_val = last_val},
+                  out, csv ? &*csv : nullptr, [this] { return elapsed(); });
+    loop.on_metrics_failure = [this](const Error& e) { stop_on_metrics_failure(e); };
+    // A signal may reach the ranks at different steps; they act on it together, or their collectives would part.
+    loop.should_stop = [this] {
+      if (ranks.any(stop_signal() != 0) && !stop_signal()) note_stop_signal(SIGTERM);
+      return stop_signal() != 0;
+    };
     model->train();
 
     auto eval_due = [&](int64_t s) { return o.eval_interval > 0 && (s % o.eval_interval == 0 || s == o.steps); };
     if (!o.resume && eval_due(0)) {
       last_val = evaluate(o.eval_iters);
-      if (!std::isnan(last_val)) {
-        try {
-          if (csv) csv->row(0, kNaN, kNaN, last_val, kNaN, elapsed());
-        } catch (const Error& e) {
-          stop_on_metrics_failure(e);
-        }
-        line("step 0: val loss " + fmt("%.4f", last_val));
-      }
+      loop.record_val(0, last_val);
+      if (!std::isnan(last_val)) loop.line("step 0: val loss " + fmt("%.4f", last_val));
     }
 
-    const int64_t first_step = step;
-    const Stopwatch session;
-    double last_print = -1, ema_dt = kNaN, last_loss = kNaN;
-    // A signal may reach the ranks at different steps; they act on it together, or their collectives would part.
-    auto stop_agreed = [&] {
-      if (ranks.any(g_signal != 0) && !g_signal) g_signal = SIGTERM;
-      return g_signal != 0;
-    };
-    while (step < o.steps && !stop_agreed()) {
-      const Stopwatch sw;
-      const double lr = sched->lr(step);
-      opt->set_lr(lr);
-      opt->zero_grad();
-      double loss_sum = 0;
-      for (int64_t a = 0; a < o.grad_accum; ++a) {
-        data::Batch b = ranks.shard(sampler->next(device));
-        Tensor loss = model->forward(b.x, b.y).loss;
-        loss_sum += loss.item<double>();
-        ranks.backward(o.grad_accum > 1 ? mul(loss, 1.0 / static_cast<double>(o.grad_accum)) : loss,
-                       a + 1 == o.grad_accum);
-      }
-      ranks.finish_gradients();
-      const double train_loss = ranks.mean(loss_sum / static_cast<double>(o.grad_accum));
-      TERN_CHECK(std::isfinite(train_loss), kWhere, "the loss is ", train_loss, " at step ", step + 1,
+    const StepParts parts{.model = *model, .opt = *opt, .params = params, .sampler = *sampler, .device = device,
+                          .grad_accum = o.grad_accum, .grad_clip = o.grad_clip, .ranks = &ranks};
+    double last_loss = kNaN;
+    StepHooks hooks;
+    hooks.step = [&](int64_t s) {
+      const double lr = sched->lr(s - 1);
+      const double loss = optimizer_step(parts, lr);
+      TERN_CHECK(std::isfinite(loss), kWhere, "the loss is ", loss, " at step ", s,
                  "; training diverged (try a lower --lr or --grad-clip); the last checkpoint is ",
                  saved_step >= 0 ? "at step " + std::to_string(saved_step) : std::string("not written yet"));
-      if (o.grad_clip > 0) nn::optim::clip_grad_norm(params, o.grad_clip);
-      opt->step();
-      ++step;
-      const double dt = sw.seconds();
-      ema_dt = std::isnan(ema_dt) ? dt : 0.9 * ema_dt + 0.1 * dt;
-      last_loss = train_loss;
-
-      double val = kNaN;
-      if (eval_due(step) && !stop_agreed()) {
-        val = evaluate(step == o.steps && o.final_eval_iters > 0 ? o.final_eval_iters : o.eval_iters);
-        if (!std::isnan(val)) last_val = val;
-      }
-      try {
-        if (csv) csv->row(step, lr, train_loss, val, static_cast<double>(tokens_per_step) / dt, elapsed());
-      } catch (const Error& e) {
-        stop_on_metrics_failure(e);
-      }
-
-      const double per_step = session.seconds() / static_cast<double>(step - first_step);
-      const double eta = static_cast<double>(o.steps - step) * per_step;
-      const double rate = static_cast<double>(tokens_per_step) / ema_dt;
-      if (!std::isnan(val)) {
-        line(progress(train_loss, rate, eta));
-      } else if (tty) {
-        if (session.seconds() - last_print >= 0.1 || step == o.steps) {
-          out << "\r\033[K" << progress(train_loss, rate, eta);
-          out.flush();
-          last_print = session.seconds();
-        }
-      } else if (step % o.log_interval == 0 || step == o.steps) {
-        line(progress(train_loss, rate, eta));
-      }
-      if (o.on_step) o.on_step(step);
-      if (o.checkpoint_interval > 0 && step % o.checkpoint_interval == 0 && step < o.steps && !g_signal)
+      step = s;
+      last_loss = loss;
+      return StepHooks::Result{.lr = lr, .train_loss = loss};
+    };
+    hooks.evaluate = [&](int64_t s) {
+      if (!eval_due(s)) return kNaN;
+      const double val = evaluate(s == o.steps && o.final_eval_iters > 0 ? o.final_eval_iters : o.eval_iters);
+      if (!std::isnan(val)) last_val = val;
+      return val;
+    };
+    hooks.after = [&](int64_t s) {
+      if (o.on_step) o.on_step(s);
+      if (o.checkpoint_interval > 0 && s % o.checkpoint_interval == 0 && s < o.steps && !stop_signal())
         save_checkpoint();
-    }
-    if (tty) out << "\r\033[K";
+    };
+    loop.run(step, hooks);
     if (saved_step != step || !fs::exists(ckpt_dir + "/" + kStateFile, ec)) save_checkpoint();
-    if (g_signal) {
+    if (const int sig = stop_signal()) {
       out << "\ninterrupted at step " << step << " of " << o.steps << "; checkpoint saved to " << ckpt_dir
           << "\nresume with: tern train --out " << o.out << " --resume\n";
       out.flush();
-      return 128 + g_signal;
+      return 128 + sig;
     }
     out << ranks.comm_summary();
     out << "done: " << step << " steps"

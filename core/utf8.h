@@ -1,5 +1,5 @@
 #pragma once
-// UTF-8 helpers shared by the tokenizers: strict validation (no overlong forms,
+// UTF-8, for the safetensors header and the tokenizers: strict validation (no overlong forms,
 // no surrogates, nothing above U+10FFFF), code-point iteration and a lossy repair
 // for showing partial decodes.
 
@@ -14,8 +14,9 @@ namespace tern::utf8 {
 size_t sequence_length(std::string_view s, size_t i);
 
 // True when `s` is entirely valid UTF-8. On failure `error_offset` (if given) gets
-// the byte offset of the first invalid sequence.
-bool is_valid(std::string_view s, size_t* error_offset = nullptr);
+// the byte offset of the first invalid sequence, and `why` (if given) what is wrong
+// with it ("overlong encoding", "truncated multi-byte sequence", ...).
+bool is_valid(std::string_view s, size_t* error_offset = nullptr, const char** why = nullptr);
 
 // Throws tern::Error "[where] invalid UTF-8 at byte N (bytes: 0x..)" if `s` is not valid.
 void check_valid(std::string_view s, std::string_view where);

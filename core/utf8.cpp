@@ -1,4 +1,4 @@
-#include <tern/models/tokenizer/utf8.h>
+#include <tern/core/utf8.h>
 
 #include <cstdio>
 
@@ -37,7 +37,28 @@ size_t sequence_length(std::string_view s, size_t i) {
   return 0;
 }
 
-bool is_valid(std::string_view s, size_t* error_offset) {
+namespace {
+
+// What is wrong with the sequence at s[i], where sequence_length() found none.
+const char* invalid_reason(std::string_view s, size_t i) {
+  const unsigned b0 = byte(s, i);
+  if (cont(b0)) return "unexpected continuation byte";
+  if (b0 < 0xC2u) return "overlong encoding";
+  if (b0 >= 0xF5u) return "invalid byte (beyond U+10FFFF)";
+  const size_t len = b0 < 0xE0u ? 2 : b0 < 0xF0u ? 3 : 4;
+  for (size_t k = 1; k < len; ++k) {
+    if (i + k >= s.size()) return "truncated multi-byte sequence";
+    if (!cont(byte(s, i + k))) return "invalid continuation byte";
+  }
+  const unsigned b1 = byte(s, i + 1);
+  if ((b0 == 0xE0u && b1 < 0xA0u) || (b0 == 0xF0u && b1 < 0x90u)) return "overlong encoding";
+  if (b0 == 0xEDu) return "encoded UTF-16 surrogate";
+  return "code point beyond U+10FFFF";
+}
+
+}  // namespace
+
+bool is_valid(std::string_view s, size_t* error_offset, const char** why) {
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
@@ -52,6 +73,7 @@ bool is_valid(std::string_view s, size_t* error_offset) {
     const size_t len = sequence_length(s, i);
     if (len == 0) {
       if (error_offset) *error_offset = i;
+      if (why) *why = invalid_reason(s, i);
       return false;
     }
     i += len;
