@@ -6,9 +6,9 @@
 For each RUN_DIR it draws what the directory holds, into RUN_DIR/plots/ (or --out):
 
   metrics.csv      (tern train)      training.png: train and val loss against step and against tokens,
-                                     the learning rate, tokens/s (in a tern quantize directory: qat.png)
-  qat_metrics.csv  (tern quantize)   qat.png: the QAT loss and learning rate against step, with the val
-                                     losses before and after
+                                     the learning rate, tokens/s
+                   (tern quantize)   qat.png: the same for the QAT steps, with the val losses before
+                                     and after
   layer_stats.json (tern quantize)   histograms.png: each BitLinear layer's latent weight histogram
                                      before ternarization, with the cut below which |w| becomes 0;
                                      layers.png: sparsity and scale per layer;
@@ -186,26 +186,6 @@ def plot_training(run, out, png="training.png", title="tern train"):
     save(fig, os.path.join(out, png))
 
 
-def plot_qat(run, out):
-    rows = read_csv(os.path.join(run, "qat_metrics.csv"))
-    if not rows:
-        return
-    tps = qat_tokens_per_step(run)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    loss_axes(a, rows, 1, "QAT step" + (f" ({tps:,} tokens each)" if tps else ""))
-    report_lines(a, run)
-    a.set_title("QAT loss")
-    steps, lr = column(rows, "lr")
-    b.plot(steps, lr, color="#2ca02c")
-    b.set_title("QAT learning rate")
-    b.set_xlabel("QAT step")
-    b.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    b.grid(alpha=0.3)
-    fig.suptitle(f"tern quantize: {os.path.basename(os.path.abspath(run))}")
-    fig.tight_layout()
-    save(fig, os.path.join(out, "qat.png"))
-
-
 def draw_histogram(ax, layer, title_size=9, legend=True):
     h = layer["histogram"]
     counts = h["counts"]
@@ -308,14 +288,11 @@ def main():
             # A tern quantize directory whose QAT wrote the training columns is drawn as a run, named qat.png.
             plot_training(run, out, *(("qat.png", "tern quantize (QAT)") if quantized else ()))
             found = True
-        elif os.path.isfile(os.path.join(run, "qat_metrics.csv")):
-            plot_qat(run, out)
-            found = True
         if os.path.isfile(os.path.join(run, "layer_stats.json")):
             plot_layers(run, out)
             found = True
         if not found:
-            fail(f"{run}: no metrics.csv, qat_metrics.csv or layer_stats.json (is it a tern train or tern "
+            fail(f"{run}: no metrics.csv or layer_stats.json (is it a tern train or tern "
                  "quantize output directory?)")
 
 
