@@ -12,8 +12,12 @@ std::shared_ptr<ProcessGroup> make_mpi_process_group();
 bool mpi_built();
 std::string mpi_version();
 void mpi_abort(int code);  // no-op unless MPI is initialised with more than one process
+// Initialises MPI once per process (mpi_group.cpp only): the NCCL group bootstraps over it.
+void mpi_init();
 
-// nccl.cpp.
+// nccl_group.cpp with CUDA, MPI and NCCL; nccl.cpp without (throws, saying which is missing).
 std::shared_ptr<ProcessGroup> make_nccl_process_group();
+bool nccl_built();
+std::string nccl_version();
 
 }  // namespace tern::dist::detail

@@ -57,6 +57,8 @@ LaunchInfo launch_info() {
 
 bool mpi_compiled() { return detail::mpi_built(); }
 std::string mpi_library_version() { return detail::mpi_version(); }
+bool nccl_compiled() { return detail::nccl_built(); }
+std::string nccl_library_version() { return detail::nccl_version(); }
 
 std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend) {
   std::lock_guard lock(g_mutex);

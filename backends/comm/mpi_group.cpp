@@ -42,7 +42,9 @@ struct MpiRuntime {
 };
 MpiRuntime g_runtime;
 
-void ensure_initialized() {
+}  // namespace
+
+void mpi_init() {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (initialized) return;
@@ -51,6 +53,8 @@ void ensure_initialized() {
   g_runtime.owned = true;
   TERN_CHECK(provided >= MPI_THREAD_FUNNELED, "mpi", "the MPI library offers no MPI_THREAD_FUNNELED support");
 }
+
+namespace {
 
 MPI_Datatype mpi_type(DType t, const char* op) {
   switch (t) {
@@ -127,7 +131,7 @@ class MpiWork final : public Work {
 class MpiProcessGroup final : public ProcessGroup {
  public:
   MpiProcessGroup() {
-    ensure_initialized();
+    mpi_init();
     check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "mpi");
     check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "mpi");
     MPI_Comm_rank(comm_, &rank_);

@@ -9,7 +9,8 @@
 // (a view that is not is refused, not copied, so that an in-place result cannot silently land in a copy).
 // Implementations:
 //   MpiProcessGroup (mpi_group.cpp)      CPU tensors, f32/f64/i64; built when CMake finds MPI (TERN_MPI)
-//   nccl (nccl.cpp)                      CUDA tensors; not compiled in this build: creating one throws
+//   NcclProcessGroup (nccl_group.cpp)    CUDA tensors, f32/f64/f16/bf16/i32/i64/i8/u8; built when the CUDA
+//                                        backend, MPI and NCCL are all found (TERN_NCCL), else creating one throws
 //   a group of one (single_group.cpp)    every collective is the identity: the default outside a launcher
 
 #include <memory>
@@ -66,12 +67,17 @@ LaunchInfo launch_info();
 bool mpi_compiled();
 // The MPI library's own version line ("Open MPI v4.1.4, ..."), or "" without MPI.
 std::string mpi_library_version();
+// True when this tern was built with the NCCL process group (CMake option TERN_NCCL).
+bool nccl_compiled();
+// "NCCL 2.28.9" when libnccl loads, why it does not otherwise, or "" without NCCL.
+std::string nccl_library_version();
 
 // The process group of this job, made once per process and shared:
 //   "auto"   MPI when launched by mpirun/srun (launch_info().launched), else a group of one
 //   "mpi"    MPI; an error when tern was built without it
 //   "single" a group of one
-//   "nccl"   an error in this build (see nccl.cpp)
+//   "nccl"   NCCL, one GPU per rank (cuda:local_rank), bootstrapped over MPI; an error when tern was built
+//            without it or no GPU is visible
 std::shared_ptr<ProcessGroup> init_process_group(const std::string& backend = "auto");
 // The group init_process_group made, or null.
 std::shared_ptr<ProcessGroup> current_process_group();

@@ -53,6 +53,11 @@ std::string mpi_line(const nlohmann::json& j) {
                                 std::to_string(l["size"].get<int>()) + " (" + l["from"].get<std::string>() + ")");
 }
 
+std::string nccl_line(const nlohmann::json& j) {
+  if (!j["nccl"]) return "not compiled in (needs the CUDA backend, MPI and NCCL at build time)";
+  return j["nccl_library"].get<std::string>() + " (process group \"nccl\": CUDA tensors, one GPU per rank)";
+}
+
 // The OpenMP wait policy this process runs with: the runtime read OMP_WAIT_POLICY when it loaded, and tern's main
 // sets it (passive) before that when the user has not.
 std::string wait_policy() {
@@ -80,6 +85,8 @@ nlohmann::json info_json() {
           {"cuda_devices", gpus},
           {"mpi", dist::mpi_compiled()},
           {"mpi_library", dist::mpi_library_version()},
+          {"nccl", dist::nccl_compiled()},
+          {"nccl_library", dist::nccl_library_version()},
           {"launch", launch_json()}};
 }
 
@@ -93,8 +100,9 @@ std::string version_line() {
 void add_info(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand(
-      "info", "Print the version, the BLAS and its threading, the thread count, the CPU features and kernels in use, "
-              "the GPUs the CUDA backend sees and MPI (start a bug report with this)");
+      "info",
+      "Print the version, the BLAS and its threading, the thread count, the CPU features and kernels in use, "
+      "the GPUs the CUDA backend sees, MPI and NCCL (start a bug report with this)");
   cmd->add_flag("--json", *json, "print one JSON object");
   cmd->callback([json] {
     const nlohmann::json j = info_json();
@@ -117,7 +125,8 @@ void add_info(CLI::App& app) {
               << (j["cuda_compiled"] ? std::to_string(j["cuda_devices"].get<int>()) + " device(s) visible"
                                      : std::string("not compiled in"))
               << "\n"
-              << "MPI       " << mpi_line(j) << "\n";
+              << "MPI       " << mpi_line(j) << "\n"
+              << "NCCL      " << nccl_line(j) << "\n";
   });
 }
 
