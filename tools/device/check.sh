@@ -11,7 +11,8 @@
 #
 # then copy the checkout with .deps/ to the GPU host and run tools/device/check.sh there.
 # It unpacks the packages into .deps/root, builds with -DTERN_CUDA=ON into build-gpu,
-# runs the whole suite (the CUDA tests run instead of skipping) and prints a summary.
+# runs the whole suite (the CUDA tests run instead of skipping), then the NCCL tests in one
+# process and under mpirun when the host has it, and prints a summary.
 # Full logs go to $OUT (default /tmp/tern-device).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -51,13 +52,32 @@ step() {  # step NAME LOG COMMAND...: run, keep the log, say ok/FAIL with the ti
 : >"$OUT/summary.txt"
 step configure configure.log cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DTERN_CUDA=ON \
   -DCMAKE_PREFIX_PATH="$R/usr" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" || exit 1
-grep -E "OpenBLAS|CUDA" "$OUT/configure.log" | head -5
+grep -E "OpenBLAS|CUDA|MPI|NCCL" "$OUT/configure.log" | head -6
 step build build.log cmake --build build-gpu -j "$JOBS" || exit 1
 step "suite (CUDA tests run)" ctest.log ctest --test-dir build-gpu -j 8 --output-on-failure
 rc=$?
 echo "CUDA tests:"
 grep -E "Test +#[0-9]+: (Cuda|Device)\." "$OUT/ctest.log" | sed 's/\.\.\.*/ /'
 grep -E "tests passed|tests failed" "$OUT/ctest.log"
+
+# The NCCL group against the MPI group (tests/dist/test_nccl.cpp), all tests in one process: at world size 1, then
+# under mpirun with one rank, and with one rank per GPU when the host has several. The group is built only when
+# CMake found MPI and NCCL too; without them these tests skip and `tern info` says what is missing.
+./build-gpu/tools/cli/tern info | grep -E "^(CUDA|MPI|NCCL) " | tee "$OUT/nccl_info.txt"
+step "NCCL tests, 1 process" nccl_1.log timeout 300 ./build-gpu/tests/tern_nccl_tests --gtest_color=no || rc=1
+if command -v mpirun >/dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  step "NCCL tests, mpirun -np 1" nccl_mpi1.log timeout 300 mpirun -np 1 ./build-gpu/tests/tern_nccl_tests --gtest_color=no || rc=1
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+  if ((gpus > 1)); then
+    step "NCCL tests, mpirun -np $gpus" nccl_mpin.log timeout 300 mpirun -np "$gpus" ./build-gpu/tests/tern_nccl_tests --gtest_color=no || rc=1
+  fi
+else
+  echo "  (no mpirun on this host: the NCCL tests ran in one process only)" | tee -a "$OUT/summary.txt"
+fi
+for f in "$OUT"/nccl_*.log; do
+  echo "  $(basename "$f"): $(grep -E '^\[  (PASSED|SKIPPED|FAILED) +\] [0-9]+ tests?' "$f" | tr -s ' \n' ' ')"
+done
 echo "summary:"
 cat "$OUT/summary.txt"
 exit $rc
