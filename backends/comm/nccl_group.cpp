@@ -14,7 +14,11 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <tern/backends/backend.h>
 #include <tern/backends/comm/groups.h>
@@ -80,6 +84,34 @@ NcclApi load_nccl() {
 const NcclApi& nccl() {
   static const NcclApi api = load_nccl();
   return api;
+}
+
+// The communicators alive at exit are destroyed by a handler that std::atexit registers once the first one exists,
+// after libnccl was opened and the CUDA runtime started: handlers run in reverse order of registration, so it
+// runs before either tears itself down. The process group, a static shared_ptr, would be destroyed after them.
+std::mutex g_comms_mutex;
+std::vector<ncclComm_t>& live_comms() {
+  static std::vector<ncclComm_t> comms;
+  return comms;
+}
+void destroy_live_comms() {
+  std::lock_guard lock(g_comms_mutex);
+  for (ncclComm_t c : live_comms()) nccl().CommDestroy(c);
+  live_comms().clear();
+}
+void track_comm(ncclComm_t c) {
+  std::lock_guard lock(g_comms_mutex);
+  static const bool registered = std::atexit(destroy_live_comms) == 0;
+  (void)registered;
+  live_comms().push_back(c);
+}
+void destroy_comm(ncclComm_t c) {
+  std::lock_guard lock(g_comms_mutex);
+  auto& comms = live_comms();
+  const auto it = std::find(comms.begin(), comms.end(), c);
+  if (it == comms.end()) return;  // destroyed at exit already
+  comms.erase(it);
+  nccl().CommDestroy(c);
 }
 
 void check_nccl(ncclResult_t r, const char* op, int rank, ncclComm_t comm = nullptr) {
@@ -160,7 +192,7 @@ class NcclWork final : public Work {
   }
 
  private:
-  Tensor t_;  // kept alive until the collective is known to be queued behind
+  Tensor t_;  // as the MPI group's Work does: the caller may drop its handle before wait()
   int device_;
   cudaEvent_t event_ = nullptr;
 };
@@ -190,10 +222,9 @@ class NcclProcessGroup final : public ProcessGroup {
     if (rank_ == 0) check_nccl(api.GetUniqueId(&id), "nccl", rank_);
     check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, MPI_COMM_WORLD), "MPI_Bcast of the ncclUniqueId");
     check_nccl(api.CommInitRank(&comm_, size_, id, rank_), "nccl", rank_);
+    track_comm(comm_);
   }
-  ~NcclProcessGroup() override {
-    if (comm_) nccl().CommDestroy(comm_);
-  }
+  ~NcclProcessGroup() override { destroy_comm(comm_); }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
