@@ -5,14 +5,12 @@
 //   model.ternary.safetensors  the packed checkpoint of CompressedModel (when one is given)
 //   config.json, phase4_config.json, compression_stats.json
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 
-#include <tern/models/data/atomic_file.h>
+#include <tern/core/io/file.h>
 
 #include "bindings.h"
 
@@ -21,14 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr const char* kWhere = "phase4";
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TERN_CHECK(in, kWhere, "cannot read '", path, "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 nn::StateDict dequantized_state(const nn::Module& model, DType dtype) {
   std::map<std::string, const quant::BitLinear*> bit;
@@ -62,17 +52,17 @@ void save_phase4(const gpt2::GPT2& model, const std::string& dir, const quant::P
   io::save(dir + "/model.safetensors", gpt2::to_hf_state(dequantized_state(model, kFloat16)), meta);
   if (compressed) {
     compressed->save(dir + "/model.ternary.safetensors", meta, kFloat16);
-    data::write_file_atomic(dir + "/compression_stats.json", meta["compression_stats"], kWhere);
+    io::write_file_atomic(dir + "/compression_stats.json", meta["compression_stats"], kWhere);
   }
-  data::write_file_atomic(dir + "/config.json", model.config().to_json(), kWhere);
-  data::write_file_atomic(dir + "/phase4_config.json", config.to_json(), kWhere);
+  io::write_file_atomic(dir + "/config.json", model.config().to_json(), kWhere);
+  io::write_file_atomic(dir + "/phase4_config.json", config.to_json(), kWhere);
 }
 
 std::shared_ptr<gpt2::GPT2> load_phase4(const std::string& dir) {
   const std::string st = dir + "/model.safetensors";
   TERN_CHECK(fs::exists(dir + "/config.json"), kWhere, "'", dir, "' has no config.json");
   TERN_CHECK(fs::exists(st), kWhere, "'", dir, "' has no model.safetensors");
-  gpt2::Config cfg = gpt2::Config::from_json(read_text(dir + "/config.json"), dir + "/config.json");
+  gpt2::Config cfg = gpt2::Config::from_json(io::read_file(dir + "/config.json", kWhere), dir + "/config.json");
   io::Checkpoint ckpt = io::load(st);
   gpt2::match_bias_to_state(cfg, ckpt.tensors);
   auto model = std::make_shared<gpt2::GPT2>(cfg);
@@ -106,7 +96,7 @@ void bind_phase4(nb::module_& m) {
       "load_phase4_config",
       [](const std::string& dir) {
         const std::string p = dir + "/phase4_config.json";
-        return quant::Phase4Config::from_json(read_text(p), p);
+        return quant::Phase4Config::from_json(io::read_file(p, kWhere), p);
       },
       "path"_a);
 }
