@@ -1,5 +1,6 @@
 #include <tern/quant/phase4.h>
 
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -105,6 +106,18 @@ std::optional<BitNetLayout> bitnet_layout_from_metadata(const io::Metadata& meta
   const auto it = metadata.find(kBitNetMetadataKey);
   if (it == metadata.end()) return std::nullopt;
   return BitNetLayout::from_json(it->second, origin);
+}
+
+nn::StateDict dequantized_state(const nn::Module& model, DType dtype) {
+  std::map<std::string, const BitLinear*> bit;
+  for (const auto& [name, m] : model.named_modules())
+    if (const auto* b = dynamic_cast<const BitLinear*>(m)) bit[name + ".weight"] = b;
+  nn::StateDict sd;
+  for (auto [name, t] : model.state_dict()) {
+    if (const auto it = bit.find(name); it != bit.end()) t = it->second->dequantized_weight();
+    sd.emplace_back(name, is_floating(t.dtype()) ? t.to(dtype) : t);
+  }
+  return sd;
 }
 
 }  // namespace tern::quant

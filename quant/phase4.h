@@ -51,6 +51,10 @@ BitNetLayout bitnet_layout(const nn::Module& model);
 // BitLinear layers of the recorded options. `origin` names the file in errors.
 void apply_bitnet_layout(nn::Module& model, const BitNetLayout& layout, const std::string& origin);
 
+// The state dict with every BitLinear weight replaced by its dequantized ternary value and
+// every floating-point tensor in `dtype`: the weights a Phase 4 directory's model.safetensors holds.
+nn::StateDict dequantized_state(const nn::Module& model, DType dtype);
+
 // The layout stored under kBitNetMetadataKey, or nullopt for a plain checkpoint.
 std::optional<BitNetLayout> bitnet_layout_from_metadata(const io::Metadata& metadata,
                                                         const std::string& origin);

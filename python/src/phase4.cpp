@@ -20,18 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kWhere = "phase4";
 
-nn::StateDict dequantized_state(const nn::Module& model, DType dtype) {
-  std::map<std::string, const quant::BitLinear*> bit;
-  for (const auto& [name, m] : model.named_modules())
-    if (const auto* b = dynamic_cast<const quant::BitLinear*>(m)) bit[name + ".weight"] = b;
-  nn::StateDict sd;
-  for (auto [name, t] : model.state_dict()) {
-    if (const auto it = bit.find(name); it != bit.end()) t = it->second->dequantized_weight();
-    sd.emplace_back(name, is_floating(t.dtype()) ? t.to(dtype) : t);
-  }
-  return sd;
-}
-
 void save_phase4(const gpt2::GPT2& model, const std::string& dir, const quant::Phase4Config& config,
                  const quant::CompressedModel* compressed) {
   NoGradGuard no_grad;
@@ -49,7 +37,7 @@ void save_phase4(const gpt2::GPT2& model, const std::string& dir, const quant::P
       {quant::kBitNetMetadataKey, layout.to_json()},
   };
   if (compressed) meta["compression_stats"] = compressed->compression_stats().to_json();
-  io::save(dir + "/model.safetensors", gpt2::to_hf_state(dequantized_state(model, kFloat16)), meta);
+  io::save(dir + "/model.safetensors", gpt2::to_hf_state(quant::dequantized_state(model, kFloat16)), meta);
   if (compressed) {
     compressed->save(dir + "/model.ternary.safetensors", meta, kFloat16);
     io::write_file_atomic(dir + "/compression_stats.json", meta["compression_stats"], kWhere);

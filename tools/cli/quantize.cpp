@@ -107,19 +107,6 @@ quant::Phase4Config resolve_config(const QuantizeOptions& o) {
   return c;
 }
 
-// The state dict with every BitLinear weight replaced by its dequantized ternary value.
-nn::StateDict dequantized_state(const nn::Module& model, DType dtype) {
-  std::map<std::string, const quant::BitLinear*> bit;
-  for (const auto& [name, m] : model.named_modules())
-    if (const auto* b = dynamic_cast<const quant::BitLinear*>(m)) bit[name + ".weight"] = b;
-  nn::StateDict sd;
-  for (auto [name, t] : model.state_dict()) {
-    if (const auto it = bit.find(name); it != bit.end()) t = it->second->dequantized_weight();
-    sd.emplace_back(name, is_floating(t.dtype()) ? t.to(dtype) : t);
-  }
-  return sd;
-}
-
 std::string join_json(const std::vector<std::string>& v) { return json(v).dump(); }
 
 class Quantizer {
@@ -347,7 +334,7 @@ class Quantizer {
         {"compression_stats", stats_json},
         {quant::kBitNetMetadataKey, layout.to_json()},
     };
-    io::save(d + "/model.safetensors", gpt2::to_hf_state(dequantized_state(*model_, kFloat16)), meta);
+    io::save(d + "/model.safetensors", gpt2::to_hf_state(quant::dequantized_state(*model_, kFloat16)), meta);
     cm_->save(d + "/model.ternary.safetensors", meta, kFloat16);
     io::write_file_atomic(d + "/config.json", model_->config().to_json(), "config.json");
     io::write_file_atomic(d + "/compression_stats.json", json::parse(stats_json).dump(1) + "\n",
