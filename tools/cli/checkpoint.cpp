@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -49,23 +50,31 @@ gpt2::Config read_config(const std::string& dir, const std::string& where) {
 }
 
 std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, const std::string& where,
-                                       const std::function<void(gpt2::Config&)>& adjust) {
+                                       const std::function<void(gpt2::Config&)>& adjust, bool inference) {
   gpt2::Config cfg = read_config(dir, where);
   if (adjust) adjust(cfg);
   const std::string st = dir + "/model.safetensors";
   std::error_code ec;
   TERN_CHECK(fs::exists(st, ec), where, "'", dir, "' has no model.safetensors");
-  auto ckpt = io::load(st);
-  gpt2::match_bias_to_state(cfg, ckpt.tensors);
-  auto model = std::make_shared<gpt2::GPT2>(cfg, gen);
+  const auto file = io::SafetensorsFile::open(st);
+  const auto hf = file.views();
+  gpt2::match_bias_to_state(cfg, hf);
+  std::shared_ptr<gpt2::GPT2> model;
+  {
+    // For inference the strict load below fills every tensor, so the initialisers are skipped; training keeps
+    // them, since they advance `gen` as a fresh run's would.
+    std::optional<nn::init::SkipInitGuard> skip;
+    if (inference) skip.emplace();
+    model = std::make_shared<gpt2::GPT2>(cfg, gen);
+  }
   try {
     // A BitNet checkpoint (Phase 4 output, or a QAT run's) says which layers are BitLinear.
-    if (const auto layout = quant::bitnet_layout_from_metadata(ckpt.metadata, st))
+    if (const auto layout = quant::bitnet_layout_from_metadata(file.metadata(), st))
       quant::apply_bitnet_layout(*model, *layout, st);
-    model->load_state_dict(gpt2::from_hf_state(ckpt.tensors, st, cfg.bias));
   } catch (const Error& e) {
     TERN_FAIL(st, e.what());
   }
+  gpt2::load_hf_state(*model, hf, file, {.inference = inference});
   return model;
 }
 
@@ -75,31 +84,6 @@ bool has_bitlinear(const nn::Module& m) {
   for (const auto& [n, mod] : m.named_modules())
     if (dynamic_cast<const quant::BitLinear*>(mod)) return true;
   return false;
-}
-
-// For generate and eval: built without initialising, with every weight whose dtype matches a
-// view of the file's mapping (gpt2::HfLoadOptions::inference), so it is held once.
-std::shared_ptr<gpt2::GPT2> load_model_for_inference(const std::string& dir, const std::string& where) {
-  gpt2::Config cfg = read_config(dir, where);
-  const std::string st = dir + "/model.safetensors";
-  std::error_code ec;
-  TERN_CHECK(fs::exists(st, ec), where, "'", dir, "' has no model.safetensors");
-  const auto file = io::SafetensorsFile::open(st);
-  const auto hf = file.views();
-  gpt2::match_bias_to_state(cfg, hf);
-  std::shared_ptr<gpt2::GPT2> model;
-  {
-    nn::init::SkipInitGuard skip;  // the load below is strict: it fills every tensor
-    model = std::make_shared<gpt2::GPT2>(cfg, nullptr);
-  }
-  try {
-    if (const auto layout = quant::bitnet_layout_from_metadata(file.metadata(), st))
-      quant::apply_bitnet_layout(*model, *layout, st);
-  } catch (const Error& e) {
-    TERN_FAIL(st, e.what());
-  }
-  gpt2::load_hf_state(*model, hf, file, {.inference = true});
-  return model;
 }
 
 // A Phase 4 directory straight into packed modules: the model is built without initialising
@@ -153,7 +137,7 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
   if (packed && has_ternary) {
     c.model = load_model_packed(c.dir, where, popts);
   } else {
-    c.model = load_model_for_inference(c.dir, where);
+    c.model = load_model(c.dir, nullptr, where, {}, /*inference=*/true);
     TERN_CHECK(!packed || has_bitlinear(*c.model), where, "'", c.dir,
                "' has no BitLinear layers to pack (--packed needs a BitNet checkpoint)");
     popts.pack_bitlinear = packed;

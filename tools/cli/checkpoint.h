@@ -42,9 +42,10 @@ std::string resolve_checkpoint_dir(const std::string& dir, const std::string& wh
 gpt2::Config read_config(const std::string& dir, const std::string& where);
 // config.json + model.safetensors (either HF key style) into a GPT2 whose dropout
 // masks come from `gen` (may be null).
-// `adjust` (optional) may change the config first (e.g. dropout).
+// `adjust` (optional) may change the config first (e.g. dropout). `inference` (generate, eval) builds without
+// initialising and makes the weights views of the file's mapping (gpt2::HfLoadOptions::inference).
 std::shared_ptr<gpt2::GPT2> load_model(const std::string& dir, Generator* gen, const std::string& where,
-                                       const std::function<void(gpt2::Config&)>& adjust = {});
+                                       const std::function<void(gpt2::Config&)>& adjust = {}, bool inference = false);
 
 // The tokenizer's kind, char vocabulary and special tokens as JSON (tern_tokenizer.json).
 std::string tokenizer_to_json(const Tokenizer& tok);
