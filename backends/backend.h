@@ -2,7 +2,11 @@
 // The backend interface: one implementation per device (backends/cpu, backends/cuda).
 // Kernels see raw pointers, sizes and element strides, never Tensors or autograd.
 // Ops validate their arguments before calling here, so kernels may assume them valid,
-// except for values only the kernel reads (indices, targets), which they report back.
+// except for values only the kernel reads (indices, targets), which they check against a RangeCheck.
+//
+// A device backend may run kernels asynchronously, in the order they were called: a kernel's
+// outputs are ready for the next kernel, and the host sees them after copy_to_host or
+// synchronize(). Kernels never hand a value back to the host themselves.
 
 #include <cstdint>
 #include <string>
@@ -43,13 +47,46 @@ enum class BinaryOp : uint8_t {
 // sum_squares: the sum of x*x (floating dtypes), for L2 norms.
 enum class ReduceOp : uint8_t { sum, max, min, sum_squares };
 
+// The dtypes of a matrix product, as cublasGemmEx takes them: A and B are `input`, C is
+// `output`, and products accumulate in `compute`. Every backend runs {f32, f32, f32} and
+// {f64, f64, f64}; CUDA also takes f16 and bf16 inputs with f32 compute.
+struct GemmTypes {
+  DType input;
+  DType output;
+  DType compute;
+  static GemmTypes of(DType t) { return {t, t, t}; }
+};
+
+// A strided batch of `count` products: product i reads A at a + i * stride_a elements, and
+// likewise for B and C.
+struct GemmBatch {
+  int64_t count = 1;
+  int64_t stride_a = 0;
+  int64_t stride_b = 0;
+  int64_t stride_c = 0;
+};
+
+// How a kernel reports a value outside its range, which only the kernel reads (an index, a
+// target). The CPU raises at once; a device records the first bad position and raises at the
+// next point where the host waits for it. Either way the error reads
+// "[op] <what> <value> at position <p> is out of range <range>".
+struct RangeCheck {
+  const char* op;
+  const char* what;
+  std::string range;  // e.g. "for dim 0 of size 5"
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
   virtual Allocator& allocator() = 0;
 
-  // Contiguous bytes between this backend's device and the host (or itself).
+  // Waits for every queued kernel and raises the first RangeCheck error they recorded.
+  virtual void synchronize() = 0;
+
+  // Contiguous bytes between this backend's device and the host (or itself). copy_to_host
+  // waits for the queued work first, as synchronize() does.
   virtual void copy_from_host(void* dst, const void* src, size_t nbytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t nbytes) = 0;
 
@@ -70,10 +107,15 @@ class Backend {
   virtual void reduce(ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices,
                       int64_t outer, int64_t r, int64_t inner) = 0;
 
-  // Row-major C = alpha * op(A) @ op(B) + beta * C, f32 or f64.
-  virtual void gemm(DType dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
-                    double beta, void* c, int64_t ldc) = 0;
+  // Row-major C = alpha * op(A) @ op(B) + beta * C, for each product of `batch`.
+  virtual void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                            double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                            void* c, int64_t ldc, const GemmBatch& batch) = 0;
+  // One product, all operands of `dtype`.
+  void gemm(DType dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+            int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) {
+    gemm_batched(GemmTypes::of(dtype), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, GemmBatch{});
+  }
 
   // Contiguous [outer, d, inner], softmax or log_softmax along d.
   virtual void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d,
@@ -88,15 +130,17 @@ class Backend {
                                    const void* mean, const void* rstd, void* gx, void* gweight,
                                    void* gbias, int64_t rows, int64_t cols) = 0;
 
-  // logits [rows, classes] contiguous, targets i64 [rows]. Writes lse [rows] and the mean
-  // loss over non-ignored rows into *loss (dtype of logits) and their count into *count.
-  // Returns the first row whose target is out of range, or -1.
-  virtual int64_t cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets,
-                                        void* lse, void* loss, int64_t* count, int64_t rows,
-                                        int64_t classes, int64_t ignore_index) = 0;
-  // glogits = scale * (softmax - onehot) on non-ignored rows, 0 elsewhere.
-  virtual void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets,
-                                      const void* lse, double scale, void* glogits, int64_t rows,
+  // logits [rows, classes] contiguous, targets i64 [rows]. Writes lse [rows], the mean loss
+  // over non-ignored rows into loss (one element, dtype of logits; NaN when there are none) and
+  // their count into count (one i64), both on this device. A target outside [0, classes) that
+  // is not ignore_index is reported through `check`.
+  virtual void cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse,
+                                     void* loss, int64_t* count, int64_t rows, int64_t classes,
+                                     int64_t ignore_index, const RangeCheck& check) = 0;
+  // glogits = grad / count * (softmax - onehot) on non-ignored rows, 0 elsewhere (and all 0
+  // when count is 0); grad (one element, dtype of logits) and count live on this device.
+  virtual void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets, const void* lse,
+                                      const void* grad, const int64_t* count, void* glogits, int64_t rows,
                                       int64_t classes, int64_t ignore_index) = 0;
 
   // AdamW on contiguous [n] arrays, in place, in torch's arithmetic order:
@@ -105,11 +149,12 @@ class Backend {
   virtual void adamw_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n,
                           double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step) = 0;
 
-  // dst[o, i, :] = src[o, idx[i], :], src [outer, src_dim, inner], idx i64 [n].
-  // Returns the position of the first index outside [0, src_dim), or -1.
-  virtual int64_t index_select(DType dtype, const void* src, const int64_t* idx, void* dst,
-                               int64_t outer, int64_t src_dim, int64_t n, int64_t inner) = 0;
-  // dst[o, idx[i], :] += src[o, i, :]; indices already validated.
+  // dst[o, i, :] = src[o, idx[i], :], src [outer, src_dim, inner], idx i64 [n]. An index
+  // outside [0, src_dim) is reported through `check`.
+  virtual void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer,
+                            int64_t src_dim, int64_t n, int64_t inner, const RangeCheck& check) = 0;
+  // dst[o, idx[i], :] += src[o, i, :], adding in the order of i (so the result does not depend
+  // on the device's scheduling); indices already validated.
   virtual void index_add(DType dtype, void* dst, const int64_t* idx, const void* src,
                          int64_t outer, int64_t dst_dim, int64_t n, int64_t inner) = 0;
 
@@ -120,14 +165,16 @@ class Backend {
   // out = v / scale (x's dtype, may be null).
   virtual void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale,
                                 int64_t rows, int64_t cols) = 0;
-  // Ternarizes contiguous w [n] (n > 0) into q (i8 in {-1, 0, 1}) and returns the
-  // dequantization scale (exact in w's precision); out (may be null) receives q * scale.
+  // Ternarizes contiguous w [n] (n > 0) into q (i8 in {-1, 0, 1}) and writes the
+  // dequantization scale (one element of w's dtype, on this device) into scale; out (may be
+  // null) receives q * scale.
   // zeros < 0, BitNet absmean: s = 1 / max(mean|w|, 1e-5), q = clamp(round(w * s), -1, 1),
-  //   returns 1 / s (so q * scale equals torch's q / s bit for bit).
+  //   scale = 1 / s (so q * scale equals torch's q / s bit for bit).
   // zeros >= 0: exactly `zeros` entries with the smallest |w| become 0 (ties broken by lower
-  //   index); the rest become +-1 by sign bit; returns the mean |w| of the kept entries (their
+  //   index); the rest become +-1 by sign bit; scale = the mean |w| of the kept entries (their
   //   least-squares scale; 0 when none is kept).
-  virtual double ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out) = 0;
+  virtual void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
+                         void* scale) = 0;
 };
 
 // The backend for `device`. `op` names the caller for the error raised when the
@@ -137,6 +184,12 @@ Backend& backend_for(Device device, const char* op);
 // Whether this build has CUDA and a usable device; the count of devices.
 bool cuda_available();
 int cuda_device_count();
+
+// How fp32 matrix products may run on a GPU: "highest" (the default, as in PyTorch: fp32
+// means fp32) or "high" (TF32 tensor cores, a 10-bit mantissa in the products). The CPU
+// always computes in full precision.
+void set_matmul_precision(const std::string& precision);
+std::string matmul_precision();
 
 // Set from TERN_NUM_THREADS at start-up; governs OpenMP loops and OpenBLAS.
 int num_threads();
