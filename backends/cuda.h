@@ -4,20 +4,20 @@
 
 #include <cstdint>
 
-namespace tern::cuda {
+namespace tern {
 
 // Bytes on one device, as the stream-ordered caching allocator sees them.
-struct MemoryStats {
+struct CudaMemoryStats {
   int64_t allocated = 0;  // held by live tensors
   int64_t reserved = 0;   // taken from the driver, including cached free blocks
-  int64_t peak = 0;       // the largest `allocated` since start-up or reset_peak_memory_stats
+  int64_t peak = 0;       // the largest `allocated` since start-up or cuda_reset_peak_memory_stats
 };
 
-MemoryStats memory_stats(int device = 0);
-void reset_peak_memory_stats(int device = 0);
+CudaMemoryStats cuda_memory_stats(int device = 0);
+void cuda_reset_peak_memory_stats(int device = 0);
 
 // Waits until every kernel and copy queued on the device has run; raises an error a kernel
 // recorded (an index out of range) the way the CPU would have raised it.
-void synchronize(int device = 0);
+void cuda_synchronize(int device = 0);
 
-}  // namespace tern::cuda
+}  // namespace tern

@@ -35,17 +35,20 @@ void run_activation_quant(const Tensor& x, Tensor* out, Tensor* q, Tensor* scale
                         scale->raw_data(), rows, cols);
 }
 
-// Ternarization into fresh tensors: values (i8) and, when wanted, the dequantized weight.
-double run_ternarize(const Tensor& w, std::optional<double> tau, Tensor* values, Tensor* out, const char* op) {
+// Ternarization into fresh tensors: values (i8) and, when wanted, the dequantized weight. The
+// scale comes back as a 0-d tensor on w's device, so the training step need not wait for it.
+Tensor run_ternarize(const Tensor& w, std::optional<double> tau, Tensor* values, Tensor* out, const char* op) {
   check_float_input(w, op, "weight");
   TERN_CHECK(w.numel() > 0, op, "weight is empty: ", shape_str(w.shape()));
   const int64_t zeros = tau ? sparsity_zero_count(w.numel(), *tau, op) : -1;
   Tensor wc = w.contiguous();
   *values = empty(w.shape(), {.dtype = kInt8, .device = w.device()});
   if (out) *out = empty(w.shape(), {.dtype = w.dtype(), .device = w.device()});
-  return backend_for(w.device(), op)
+  Tensor scale = empty({}, {.dtype = w.dtype(), .device = w.device()});
+  backend_for(w.device(), op)
       .ternarize(w.dtype(), wc.raw_data(), w.numel(), zeros, values->data_ptr<int8_t>(),
-                 out ? out->raw_data() : nullptr);
+                 out ? out->raw_data() : nullptr, scale.raw_data());
+  return scale;
 }
 
 struct ActivationQuantFn : autograd::Function<ActivationQuantFn> {
@@ -89,14 +92,14 @@ int64_t sparsity_zero_count(int64_t numel, double tau, const char* where) {
 
 TernaryWeight ternarize(const Tensor& w, std::optional<double> sparsity_threshold) {
   TernaryWeight t;
-  t.scale = static_cast<float>(run_ternarize(w, sparsity_threshold, &t.values, nullptr, "ternarize"));
+  t.scale = static_cast<float>(run_ternarize(w, sparsity_threshold, &t.values, nullptr, "ternarize").item<double>());
   return t;
 }
 
 Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_threshold, TernaryWeight* info) {
   Tensor values, out;
-  const double scale = run_ternarize(w, sparsity_threshold, &values, &out, "weight_quant");
-  if (info) *info = TernaryWeight{values, static_cast<float>(scale)};
+  const Tensor scale = run_ternarize(w, sparsity_threshold, &values, &out, "weight_quant");
+  if (info) *info = TernaryWeight{values, static_cast<float>(scale.item<double>())};
   return out;
 }
 

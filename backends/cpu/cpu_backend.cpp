@@ -141,6 +141,10 @@ CpuBackend& cpu_backend() {
   return backend;
 }
 
+void fail_range(const RangeCheck& check, int64_t value, int64_t position) {
+  TERN_FAIL(check.op, check.what, " ", value, " at position ", position, " is out of range ", check.range);
+}
+
 }  // namespace tern::cpu
 
 namespace tern {

@@ -56,18 +56,29 @@ void gemm_typed(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
 
 }  // namespace
 
-void CpuBackend::gemm(DType dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                      double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
-                      double beta, void* c, int64_t ldc) {
+void CpuBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                              double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                              void* c, int64_t ldc, const GemmBatch& batch) {
+  const DType dtype = types.input;
+  TERN_CHECK(types.output == dtype && types.compute == dtype && (dtype == kFloat32 || dtype == kFloat64), "gemm",
+             "the CPU multiplies f32 or f64 matrices in their own precision, not ", types.input, " -> ",
+             types.output, " computed in ", types.compute);
   if (m == 0 || n == 0) return;
-  if (dtype == kFloat32)
-    gemm_typed<float>(trans_a, trans_b, m, n, k, static_cast<float>(alpha), static_cast<const float*>(a), lda,
-                      static_cast<const float*>(b), ldb, static_cast<float>(beta), static_cast<float*>(c), ldc);
-  else if (dtype == kFloat64)
-    gemm_typed<double>(trans_a, trans_b, m, n, k, alpha, static_cast<const double*>(a), lda,
-                       static_cast<const double*>(b), ldb, beta, static_cast<double*>(c), ldc);
-  else
-    TERN_FAIL("gemm", "no kernel for ", dtype);
+  // One BLAS call per product: OpenBLAS threads each product itself, and the batched
+  // interface would only loop the same way.
+  const size_t es = dtype_size(dtype);
+  for (int64_t i = 0; i < batch.count; ++i) {
+    const char* ai = static_cast<const char*>(a) + i * batch.stride_a * es;
+    const char* bi = static_cast<const char*>(b) + i * batch.stride_b * es;
+    char* ci = static_cast<char*>(c) + i * batch.stride_c * es;
+    if (dtype == kFloat32)
+      gemm_typed<float>(trans_a, trans_b, m, n, k, static_cast<float>(alpha), reinterpret_cast<const float*>(ai),
+                        lda, reinterpret_cast<const float*>(bi), ldb, static_cast<float>(beta),
+                        reinterpret_cast<float*>(ci), ldc);
+    else
+      gemm_typed<double>(trans_a, trans_b, m, n, k, alpha, reinterpret_cast<const double*>(ai), lda,
+                         reinterpret_cast<const double*>(bi), ldb, beta, reinterpret_cast<double*>(ci), ldc);
+  }
 }
 
 }  // namespace tern::cpu

@@ -7,10 +7,10 @@
 
 namespace tern::cpu {
 
-int64_t CpuBackend::index_select(DType dtype, const void* src, const int64_t* idx, void* dst,
-                                 int64_t outer, int64_t src_dim, int64_t n, int64_t inner) {
+void CpuBackend::index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer,
+                              int64_t src_dim, int64_t n, int64_t inner, const RangeCheck& check) {
   for (int64_t i = 0; i < n; ++i)
-    if (idx[i] < 0 || idx[i] >= src_dim) return i;
+    if (idx[i] < 0 || idx[i] >= src_dim) fail_range(check, idx[i], i);
   const size_t row = static_cast<size_t>(inner) * dtype_size(dtype);
   const char* s = static_cast<const char*>(src);
   char* d = static_cast<char*>(dst);
@@ -21,7 +21,6 @@ int64_t CpuBackend::index_select(DType dtype, const void* src, const int64_t* id
                    std::memcpy(d + w * row, s + (o * src_dim + idx[i]) * row, row);
                  }
                });
-  return -1;
 }
 
 namespace {

@@ -271,10 +271,10 @@ void ln_backward(const T* gy, const T* x, const T* w, const T* mean, const T* rs
 }
 
 template <typename T>
-int64_t ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int64_t* count,
-                   int64_t rows, int64_t classes, int64_t ignore) {
+void ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int64_t* count, int64_t rows,
+                int64_t classes, int64_t ignore, const RangeCheck& check) {
   for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] != ignore && (targets[r] < 0 || targets[r] >= classes)) return r;
+    if (targets[r] != ignore && (targets[r] < 0 || targets[r] >= classes)) fail_range(check, targets[r], r);
   double total = 0;
   int64_t n = 0;
 #pragma omp parallel for reduction(+ : total, n) num_threads(num_threads()) if (rows * classes > kParallelGrain)
@@ -293,7 +293,6 @@ int64_t ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int
   }
   *count = n;
   *loss = static_cast<T>(n ? total / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN());
-  return -1;
 }
 
 template <typename T>
@@ -356,28 +355,30 @@ void CpuBackend::layer_norm_backward(DType dtype, const void* gy, const void* x,
   });
 }
 
-int64_t CpuBackend::cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets,
-                                          void* lse, void* loss, int64_t* count, int64_t rows,
-                                          int64_t classes, int64_t ignore_index) {
-  return visit_dtype(dtype, [&](auto t0) -> int64_t {
+void CpuBackend::cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse,
+                                       void* loss, int64_t* count, int64_t rows, int64_t classes,
+                                       int64_t ignore_index, const RangeCheck& check) {
+  visit_dtype(dtype, [&](auto t0) {
     using T = decltype(t0);
     if constexpr (std::is_floating_point_v<T>)
-      return ce_forward<T>(static_cast<const T*>(logits), targets, static_cast<T*>(lse),
-                           static_cast<T*>(loss), count, rows, classes, ignore_index);
+      ce_forward<T>(static_cast<const T*>(logits), targets, static_cast<T*>(lse), static_cast<T*>(loss), count,
+                    rows, classes, ignore_index, check);
     else
       TERN_FAIL("cross_entropy", "no kernel for ", dtype);
   });
 }
 
-void CpuBackend::cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets,
-                                        const void* lse, double scale, void* glogits, int64_t rows,
+void CpuBackend::cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets, const void* lse,
+                                        const void* grad, const int64_t* count, void* glogits, int64_t rows,
                                         int64_t classes, int64_t ignore_index) {
   visit_dtype(dtype, [&](auto t0) {
     using T = decltype(t0);
-    if constexpr (std::is_floating_point_v<T>)
+    if constexpr (std::is_floating_point_v<T>) {
+      const double scale =
+          *count ? static_cast<double>(*static_cast<const T*>(grad)) / static_cast<double>(*count) : 0.0;
       ce_backward<T>(static_cast<const T*>(logits), targets, static_cast<const T*>(lse), scale,
                      static_cast<T*>(glogits), rows, classes, ignore_index);
-    else
+    } else
       TERN_FAIL("cross_entropy", "no kernel for ", dtype);
   });
 }

@@ -536,10 +536,16 @@ void CpuBackend::activation_quant(DType dtype, const void* x, void* out, int8_t*
     TERN_FAIL("activation_quant", "no kernel for ", dtype);
 }
 
-double CpuBackend::ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out) {
-  if (dtype == kFloat32) return ternarize_t(static_cast<const float*>(w), n, zeros, q, static_cast<float*>(out));
-  if (dtype == kFloat64) return ternarize_t(static_cast<const double*>(w), n, zeros, q, static_cast<double*>(out));
-  TERN_FAIL("ternarize", "no kernel for ", dtype);
+void CpuBackend::ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
+                           void* scale) {
+  // ternarize_t's scale is exact in w's precision, so storing it in w's dtype loses nothing.
+  if (dtype == kFloat32)
+    *static_cast<float*>(scale) =
+        static_cast<float>(ternarize_t(static_cast<const float*>(w), n, zeros, q, static_cast<float*>(out)));
+  else if (dtype == kFloat64)
+    *static_cast<double*>(scale) = ternarize_t(static_cast<const double*>(w), n, zeros, q, static_cast<double*>(out));
+  else
+    TERN_FAIL("ternarize", "no kernel for ", dtype);
 }
 
 }  // namespace tern::cpu

@@ -1,142 +1,400 @@
-// The CUDA backend as far as it goes today: device discovery, a caching
-// allocator and host<->device copies. The kernels are not written yet; until
-// they are, each reports that it is not implemented on CUDA yet.
+// The CUDA backend: a stream-ordered caching allocator, cuBLAS for products, the kernels of
+// backends/cuda/*.cu, and the deferred range checks.
+//
+// Every kernel, copy and allocation is queued on the device's legacy default stream, the one
+// the NCCL group (backends/comm/nccl_group.cpp) orders its collectives against. The host waits
+// only in copy_to_host (item(), printing, saving) and synchronize().
 
-#include <map>
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <tern/backends/backend.h>
+#include <tern/backends/cuda.h>
 #include <tern/core/error.h>
 
-#include "../cpu/cpu_backend.h"
+#include "cuda_backend.h"
+#include "kernels.h"
 
 namespace tern {
 
+namespace gpu {
+
 namespace {
 
-void check_cuda(cudaError_t err, const char* what) {
-  TERN_CHECK(err == cudaSuccess, "cuda", what, ": ", cudaGetErrorString(err));
+constexpr cudaStream_t kStream = nullptr;  // the legacy default stream
+
+void check_cuda(cudaError_t err, const char* op, const char* what) {
+  TERN_CHECK(err == cudaSuccess, op, what, ": ", cudaGetErrorString(err));
 }
 
-// Reuses freed blocks of the same rounded size instead of calling cudaFree, which
-// synchronises the device; on allocation failure it empties the cache and retries.
-class CachingAllocator final : public Allocator {
+void check_cublas(cublasStatus_t st, const char* what) {
+  TERN_CHECK(st == CUBLAS_STATUS_SUCCESS, "gemm", what, " failed: ", cublasGetStatusString(st));
+}
+
+// Makes `device` current for this thread; cheap when it already is.
+void activate(int device) {
+  thread_local int current = -1;
+  if (current == device) return;
+  check_cuda(cudaSetDevice(device), "cuda", "cudaSetDevice");
+  current = device;
+}
+
+// Blocks come from the device's memory pool through cudaMallocAsync and go back through
+// cudaFreeAsync, both on the backend's stream: a freed block is reused only by work queued
+// after the free, so no free waits for the device. The pool keeps freed memory instead of
+// returning it to the driver at each synchronization (its release threshold is unlimited),
+// which makes it a caching allocator; it is trimmed and the allocation retried when the
+// device runs out.
+class StreamAllocator final : public Allocator {
  public:
-  explicit CachingAllocator(int device) : device_(device) {}
-  ~CachingAllocator() override = default;  // cached blocks die with the CUDA context
+  explicit StreamAllocator(int device) : device_(device) {}
 
   void* allocate(size_t nbytes) override {
-    const size_t size = round(nbytes);
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      return p;
-    }
-    check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+    activate(device_);
+    init_pool();
     void* p = nullptr;
-    if (cudaMalloc(&p, size) != cudaSuccess) {
+    const size_t size = std::max<size_t>(nbytes, 1);
+    if (cudaMallocAsync(&p, size, kStream) != cudaSuccess) {
       (void)cudaGetLastError();
-      release_cached();
-      const cudaError_t err = cudaMalloc(&p, size);
-      TERN_CHECK(err == cudaSuccess, "alloc", "out of memory allocating ", nbytes, " bytes on cuda:",
-                 device_, " (", cudaGetErrorString(err), ")");
+      // Blocks freed by queued work become reusable once that work has run.
+      check_cuda(cudaStreamSynchronize(kStream), "alloc", "cudaStreamSynchronize");
+      cudaMemPoolTrimTo(pool_, 0);
+      const cudaError_t err = cudaMallocAsync(&p, size, kStream);
+      if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        TERN_FAIL("alloc", "out of memory allocating ", nbytes, " bytes on cuda:", device_, ": ", free_b,
+                  " bytes free of ", total_b, ", ", allocated_.load(), " held by tensors (",
+                  cudaGetErrorString(err), ")");
+      }
+    }
+    const int64_t now = allocated_ += static_cast<int64_t>(size);
+    int64_t peak = peak_.load();
+    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
     }
     return p;
   }
 
   void deallocate(void* ptr, size_t nbytes) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    free_[round(nbytes)].push_back(ptr);
+    if (!ptr) return;
+    allocated_ -= static_cast<int64_t>(std::max<size_t>(nbytes, 1));
+    // At exit the runtime may already be gone (a static tensor outliving it); the memory goes
+    // with the process then, so the error is dropped.
+    if (cudaSetDevice(device_) != cudaSuccess || cudaFreeAsync(ptr, kStream) != cudaSuccess) (void)cudaGetLastError();
   }
 
+  CudaMemoryStats stats() {
+    CudaMemoryStats s;
+    s.allocated = allocated_.load();
+    s.peak = peak_.load();
+    if (pool_) {
+      uint64_t reserved = 0;
+      if (cudaMemPoolGetAttribute(pool_, cudaMemPoolAttrReservedMemCurrent, &reserved) == cudaSuccess)
+        s.reserved = static_cast<int64_t>(reserved);
+    }
+    return s;
+  }
+
+  void reset_peak() { peak_ = allocated_.load(); }
+
  private:
-  static size_t round(size_t n) { return (std::max<size_t>(n, 1) + 511) / 512 * 512; }
-  void release_cached() {
-    for (auto& [size, blocks] : free_)
-      for (void* p : blocks) cudaFree(p);
-    free_.clear();
+  void init_pool() {
+    std::call_once(pool_once_, [this] {
+      check_cuda(cudaDeviceGetDefaultMemPool(&pool_, device_), "alloc", "cudaDeviceGetDefaultMemPool");
+      uint64_t keep = std::numeric_limits<uint64_t>::max();
+      check_cuda(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep), "alloc",
+                 "cudaMemPoolSetAttribute");
+    });
   }
 
   int device_;
-  std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;
+  std::once_flag pool_once_;
+  cudaMemPool_t pool_ = nullptr;
+  std::atomic<int64_t> allocated_{0};
+  std::atomic<int64_t> peak_{0};
 };
 
-[[noreturn]] void not_yet(const char* kernel) { TERN_FAIL(kernel, "not implemented on CUDA yet"); }
+cudaDataType_t cuda_type(DType t) {
+  switch (t) {
+    case DType::f32: return CUDA_R_32F;
+    case DType::f64: return CUDA_R_64F;
+    case DType::f16: return CUDA_R_16F;
+    case DType::bf16: return CUDA_R_16BF;
+    default: TERN_FAIL("gemm", "no cuBLAS product for ", t);
+  }
+}
 
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index) : index_(index), alloc_(index) {}
+
   Device device() const override { return Device(DeviceType::cuda, index_); }
   Allocator& allocator() override { return alloc_; }
+  StreamAllocator& stream_allocator() { return alloc_; }
+
+  void synchronize() override {
+    activate(index_);
+    check_cuda(cudaStreamSynchronize(kStream), "cuda", "a queued kernel failed");
+    raise_range_errors();
+  }
+
   void copy_from_host(void* dst, const void* src, size_t nbytes) override {
-    check_cuda(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+    if (nbytes == 0) return;
+    activate(index_);
+    // From pageable memory the call returns once the source has been staged, so the caller
+    // may free or reuse it at once.
+    check_cuda(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, kStream), "to", "cudaMemcpyAsync to device");
   }
+
   void copy_to_host(void* dst, const void* src, size_t nbytes) override {
-    check_cuda(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+    activate(index_);
+    if (nbytes > 0)
+      check_cuda(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, kStream), "to",
+                 "cudaMemcpyAsync to host");
+    synchronize();
   }
-  void copy(const Shape&, const StridedArg&, const StridedArg&) override { not_yet("copy"); }
-  void fill(const Shape&, const StridedArg&, double) override { not_yet("fill"); }
-  void unary(UnaryOp, const Shape&, const StridedArg&, const StridedArg&, double, double) override {
-    not_yet("unary");
+
+  void copy(const Shape& shape, const StridedArg& dst, const StridedArg& src) override {
+    activate(index_);
+    kernels::copy(kStream, shape, dst, src);
   }
-  void binary(BinaryOp, const Shape&, const StridedArg&, const StridedArg&, const StridedArg&) override {
-    not_yet("binary");
+  void fill(const Shape& shape, const StridedArg& dst, double value) override {
+    activate(index_);
+    kernels::fill(kStream, shape, dst, value);
   }
-  void where(const Shape&, const StridedArg&, const StridedArg&, const StridedArg&, const StridedArg&) override {
-    not_yet("where");
+  void unary(UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in, double p0,
+             double p1) override {
+    activate(index_);
+    kernels::unary(kStream, op, shape, out, in, p0, p1);
   }
-  void reduce(ReduceOp, DType, const void*, void*, int64_t*, int64_t, int64_t, int64_t) override {
-    not_yet("reduce");
+  void binary(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
+              const StridedArg& b) override {
+    activate(index_);
+    kernels::binary(kStream, op, shape, out, a, b);
   }
-  void gemm(DType, bool, bool, int64_t, int64_t, int64_t, double, const void*, int64_t, const void*, int64_t,
-            double, void*, int64_t) override {
-    not_yet("gemm");
+  void where(const Shape& shape, const StridedArg& out, const StridedArg& cond, const StridedArg& a,
+             const StridedArg& b) override {
+    activate(index_);
+    kernels::where(kStream, shape, out, cond, a, b);
   }
-  void softmax(bool, DType, const void*, void*, int64_t, int64_t, int64_t) override { not_yet("softmax"); }
-  void layer_norm_forward(DType, const void*, const void*, const void*, void*, void*, void*, int64_t, int64_t,
-                          double) override {
-    not_yet("layer_norm");
+  void reduce(ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices, int64_t outer, int64_t r,
+              int64_t inner) override {
+    activate(index_);
+    kernels::reduce(kStream, op, dtype, in, out, indices, outer, r, inner);
   }
-  void layer_norm_backward(DType, const void*, const void*, const void*, const void*, const void*, void*, void*,
-                           void*, int64_t, int64_t) override {
-    not_yet("layer_norm");
+
+  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c,
+                    int64_t ldc, const GemmBatch& batch) override;
+
+  void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d, int64_t inner) override {
+    activate(index_);
+    kernels::softmax(kStream, log, dtype, in, out, outer, d, inner);
   }
-  int64_t cross_entropy_forward(DType, const void*, const int64_t*, void*, void*, int64_t*, int64_t, int64_t,
-                                int64_t) override {
-    not_yet("cross_entropy");
+  void layer_norm_forward(DType dtype, const void* x, const void* weight, const void* bias, void* y, void* mean,
+                          void* rstd, int64_t rows, int64_t cols, double eps) override {
+    activate(index_);
+    kernels::layer_norm_forward(kStream, dtype, x, weight, bias, y, mean, rstd, rows, cols, eps);
   }
-  void cross_entropy_backward(DType, const void*, const int64_t*, const void*, double, void*, int64_t, int64_t,
-                              int64_t) override {
-    not_yet("cross_entropy");
+  void layer_norm_backward(DType dtype, const void* gy, const void* x, const void* weight, const void* mean,
+                           const void* rstd, void* gx, void* gweight, void* gbias, int64_t rows,
+                           int64_t cols) override {
+    activate(index_);
+    kernels::layer_norm_backward(kStream, dtype, gy, x, weight, mean, rstd, gx, gweight, gbias, rows, cols);
   }
-  void adamw_step(DType, void*, const void*, void*, void*, int64_t, double, double, double, double, double,
-                  int64_t) override {
-    not_yet("adamw_step");
+  void cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse, void* loss,
+                             int64_t* count, int64_t rows, int64_t classes, int64_t ignore_index,
+                             const RangeCheck& check) override {
+    activate(index_);
+    kernels::cross_entropy_forward(kStream, dtype, logits, targets, lse, loss, count, rows, classes, ignore_index,
+                                   range_slot(check));
   }
-  int64_t index_select(DType, const void*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) override {
-    not_yet("index_select");
+  void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets, const void* lse,
+                              const void* grad, const int64_t* count, void* glogits, int64_t rows, int64_t classes,
+                              int64_t ignore_index) override {
+    activate(index_);
+    kernels::cross_entropy_backward(kStream, dtype, logits, targets, lse, grad, count, glogits, rows, classes,
+                                    ignore_index);
   }
-  void index_add(DType, void*, const int64_t*, const void*, int64_t, int64_t, int64_t, int64_t) override {
-    not_yet("index_add");
+  void adamw_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n, double lr,
+                  double beta1, double beta2, double eps, double weight_decay, int64_t step) override {
+    activate(index_);
+    kernels::adamw_step(kStream, dtype, param, grad, exp_avg, exp_avg_sq, n, lr, beta1, beta2, eps, weight_decay,
+                        step);
   }
-  void activation_quant(DType, const void*, void*, int8_t*, void*, int64_t, int64_t) override {
-    not_yet("activation_quant");
+  void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer, int64_t src_dim,
+                    int64_t n, int64_t inner, const RangeCheck& check) override {
+    activate(index_);
+    kernels::index_select(kStream, dtype, src, idx, dst, outer, src_dim, n, inner, range_slot(check));
   }
-  double ternarize(DType, const void*, int64_t, int64_t, int8_t*, void*) override { not_yet("ternarize"); }
+  void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer, int64_t dst_dim,
+                 int64_t n, int64_t inner) override {
+    activate(index_);
+    kernels::index_add(kStream, dtype, dst, idx, src, outer, dst_dim, n, inner);
+  }
+  void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale, int64_t rows,
+                        int64_t cols) override {
+    activate(index_);
+    kernels::activation_quant(kStream, dtype, x, out, q, scale, rows, cols);
+  }
+  void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) override {
+    activate(index_);
+    kernels::ternarize(kStream, dtype, w, n, zeros, q, out, scale);
+  }
 
  private:
+  // Range checks in flight: slot i of slots_ ({position, value}, two i64) belongs to
+  // pending_[i]. They are read, reset and raised at the next synchronization.
+  static constexpr size_t kSlots = 256;
+  static constexpr int64_t kNoBad = std::numeric_limits<int64_t>::max();
+
+  int64_t* range_slot(const RangeCheck& check) {
+    std::lock_guard<std::mutex> lock(range_mu_);
+    if (!slots_) {
+      check_cuda(cudaMalloc(&slots_, kSlots * 2 * sizeof(int64_t)), check.op, "cudaMalloc");
+      reset_slots(kSlots);
+    }
+    if (pending_.size() == kSlots) {
+      // Every slot is in use: settle them before queuing more work.
+      range_mu_.unlock();
+      try {
+        synchronize();
+      } catch (...) {
+        range_mu_.lock();
+        throw;
+      }
+      range_mu_.lock();
+    }
+    pending_.push_back(check);
+    return slots_ + 2 * (pending_.size() - 1);
+  }
+
+  void reset_slots(size_t n) {
+    std::vector<int64_t> fresh(2 * n);
+    for (size_t i = 0; i < n; ++i) fresh[2 * i] = kNoBad;
+    // Synchronous: it runs right after a synchronization, and `fresh` dies on return.
+    check_cuda(cudaMemcpy(slots_, fresh.data(), fresh.size() * sizeof(int64_t), cudaMemcpyHostToDevice), "cuda",
+               "cudaMemcpy");
+  }
+
+  void raise_range_errors() {
+    std::lock_guard<std::mutex> lock(range_mu_);
+    if (pending_.empty()) return;
+    std::vector<int64_t> got(2 * pending_.size());
+    check_cuda(cudaMemcpy(got.data(), slots_, got.size() * sizeof(int64_t), cudaMemcpyDeviceToHost), "cuda",
+               "cudaMemcpy");
+    std::vector<RangeCheck> checks;
+    checks.swap(pending_);
+    reset_slots(checks.size());
+    for (size_t i = 0; i < checks.size(); ++i)
+      if (got[2 * i] != kNoBad)
+        TERN_FAIL(checks[i].op, checks[i].what, " ", got[2 * i + 1], " at position ", got[2 * i],
+                  " is out of range ", checks[i].range);
+  }
+
+  cublasHandle_t blas() {
+    if (!blas_) {
+      check_cublas(cublasCreate(&blas_), "cublasCreate");
+      check_cublas(cublasSetStream(blas_, kStream), "cublasSetStream");
+    }
+    return blas_;
+  }
+
   int index_;
-  CachingAllocator alloc_;
+  StreamAllocator alloc_;
+  std::mutex range_mu_;
+  int64_t* slots_ = nullptr;
+  std::vector<RangeCheck> pending_;
+  cublasHandle_t blas_ = nullptr;
 };
 
+void CudaBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                               double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                               void* c, int64_t ldc, const GemmBatch& batch) {
+  if (m == 0 || n == 0 || batch.count == 0) return;
+  activate(index_);
+  const bool f64 = types.compute == kFloat64;
+  TERN_CHECK((f64 && types.input == kFloat64 && types.output == kFloat64) ||
+                 (types.compute == kFloat32 && types.input != kFloat64 && types.output != kFloat64),
+             "gemm", "no cuBLAS product of ", types.input, " into ", types.output, " computed in ", types.compute);
+  constexpr int64_t kMax = std::numeric_limits<int>::max();
+  for (int64_t v : {m, n, k, lda, ldb, ldc, batch.count})
+    TERN_CHECK(v <= kMax, "gemm", "dimension ", v, " exceeds cuBLAS's 32-bit limit");
+  cublasComputeType_t compute = CUBLAS_COMPUTE_64F;
+  if (!f64)
+    compute = types.input == kFloat32 && matmul_precision() == "high" ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                      : CUBLAS_COMPUTE_32F;
+  const float af = static_cast<float>(alpha), bf = static_cast<float>(beta);
+  const void* pa = f64 ? static_cast<const void*>(&alpha) : &af;
+  const void* pb = f64 ? static_cast<const void*>(&beta) : &bf;
+  // cuBLAS is column-major: the row-major C = op(A) op(B) is, read column-major, the
+  // column-major C^T = op(B)^T op(A)^T, so B goes first and neither operand is copied.
+  const cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cudaDataType_t ti = cuda_type(types.input), to = cuda_type(types.output);
+  cublasHandle_t h = blas();
+  if (batch.count == 1)
+    check_cublas(cublasGemmEx(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pa, b, ti,
+                              static_cast<int>(ldb), a, ti, static_cast<int>(lda), pb, c, to, static_cast<int>(ldc),
+                              compute, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx");
+  else
+    check_cublas(cublasGemmStridedBatchedEx(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+                                            pa, b, ti, static_cast<int>(ldb), batch.stride_b, a, ti,
+                                            static_cast<int>(lda), batch.stride_a, pb, c, to, static_cast<int>(ldc),
+                                            batch.stride_c, static_cast<int>(batch.count), compute,
+                                            CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx");
+}
+
+// One backend per device, never destroyed: tensors freed during static destruction still
+// reach their allocator.
+std::vector<CudaBackend*>& backends() {
+  static auto* all = [] {
+    auto* v = new std::vector<CudaBackend*>;
+    for (int i = 0; i < cuda_device_count(); ++i) v->push_back(new CudaBackend(i));
+    return v;
+  }();
+  return *all;
+}
+
+CudaBackend& backend_at(int device, const char* op) {
+  const int n = cuda_device_count();
+  TERN_CHECK(n > 0, op, "no CUDA device is available (device cuda:", device, ")");
+  TERN_CHECK(device >= 0 && device < n, op, "device cuda:", device, " does not exist; ", n, " CUDA device(s) found");
+  return *backends()[device];
+}
+
 }  // namespace
+
+void kernels::check_launch(const char* op) {
+  const cudaError_t err = cudaGetLastError();
+  TERN_CHECK(err == cudaSuccess, op, "CUDA kernel launch failed: ", cudaGetErrorString(err));
+}
+
+Backend& device_backend(int index) { return *backends()[index]; }
+
+}  // namespace gpu
+
+CudaMemoryStats cuda_memory_stats(int device) {
+  return gpu::backend_at(device, "cuda_memory_stats").stream_allocator().stats();
+}
+
+void cuda_reset_peak_memory_stats(int device) {
+  gpu::backend_at(device, "cuda_reset_peak_memory_stats").stream_allocator().reset_peak();
+}
+
+void cuda_synchronize(int device) { gpu::backend_at(device, "cuda_synchronize").synchronize(); }
 
 int cuda_device_count() {
   static const int count = [] {
@@ -151,19 +409,5 @@ int cuda_device_count() {
 }
 
 bool cuda_available() { return cuda_device_count() > 0; }
-
-Backend& backend_for(Device device, const char* op) {
-  if (device.is_cpu()) return cpu::cpu_backend();
-  const int n = cuda_device_count();
-  TERN_CHECK(n > 0, op, "no CUDA device is available (device ", device, ")");
-  TERN_CHECK(device.index >= 0 && device.index < n, op, "device ", device, " does not exist; ", n,
-             " CUDA device(s) found");
-  static std::vector<std::unique_ptr<CudaBackend>> backends = [n] {
-    std::vector<std::unique_ptr<CudaBackend>> v;
-    for (int i = 0; i < n; ++i) v.push_back(std::make_unique<CudaBackend>(i));
-    return v;
-  }();
-  return *backends[device.index];
-}
 
 }  // namespace tern

@@ -13,7 +13,7 @@
 
 #include <tern/backends/backend.h>
 
-namespace tern::cuda::kernels {
+namespace tern::gpu::kernels {
 
 // elementwise.cu
 void copy(cudaStream_t stream, const Shape& shape, const StridedArg& dst, const StridedArg& src);
@@ -63,4 +63,4 @@ void ternarize(cudaStream_t stream, DType dtype, const void* w, int64_t n, int64
 // Raises a tern::Error naming `op` when the last launch failed.
 void check_launch(const char* op);
 
-}  // namespace tern::cuda::kernels
+}  // namespace tern::gpu::kernels

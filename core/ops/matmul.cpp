@@ -1,5 +1,5 @@
-// matmul: every f32/f64 product is one cblas gemm call per batch (or one call in
-// all when the batch folds into the rows). Transposed operands are passed to BLAS
+// matmul: every f32/f64 product is one strided-batched gemm (or one plain gemm when
+// the batch folds into the rows; a loop of gemms when the batch is not evenly spaced). Transposed operands are passed to BLAS
 // with the transpose flag, never copied.
 
 #include <climits>
@@ -85,6 +85,26 @@ Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
   char* pa = static_cast<char*>(av.raw_data());
   char* pb = static_cast<char*>(bv.raw_data());
   char* po = static_cast<char*>(out.raw_data());
+  const GemmTypes types = GemmTypes::of(a.dtype());
+  // One strided-batched product when each operand's batch is evenly spaced (attention's
+  // [B, H] heads are), instead of one launch per product.
+  const auto linear_stride = [&](const Strides& st) -> std::optional<int64_t> {
+    std::optional<int64_t> step;
+    int64_t span = 1;  // elements of the batch inside dims d+1..
+    for (size_t d = bshape.size(); d-- > 0;) {
+      if (bshape[d] == 1) continue;
+      if (!step) step = st[d];
+      if (st[d] != *step * span) return std::nullopt;
+      span *= bshape[d];
+    }
+    return step.value_or(0);
+  };
+  const auto lsa = linear_stride(sta), lsb = linear_stride(stb);
+  if (lsa && lsb) {
+    be.gemm_batched(types, la->trans, lb->trans, M, N, K, 1.0, pa, la->ld, pb, lb->ld, 0.0, po, N,
+                    GemmBatch{nb, *lsa, *lsb, M * N});
+    return out;
+  }
   std::vector<int64_t> idx(bshape.size(), 0);
   for (int64_t i = 0; i < nb; ++i) {
     int64_t oa = 0, ob = 0;

@@ -122,26 +122,24 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
   Tensor tc = targets.to(kInt64).contiguous();
   Tensor lse = empty({rows}, {.dtype = logits.dtype(), .device = logits.device()});
   Tensor loss = empty({}, {.dtype = logits.dtype(), .device = logits.device()});
-  int64_t count = 0;
-  const int64_t bad = detail::backend_of(logits, "cross_entropy")
-                          .cross_entropy_forward(logits.dtype(), lc.raw_data(), tc.data_ptr<int64_t>(),
-                                                 lse.raw_data(), loss.raw_data(), &count, rows, classes,
-                                                 ignore_index);
-  if (bad >= 0) {
-    const int64_t v = tc.reshape({-1}).select(0, bad).item<int64_t>();
-    TERN_FAIL("cross_entropy", "target ", v, " at position ", bad, " is out of range for ", classes,
-              " classes");
-  }
+  // The count of non-ignored rows stays on the device with the loss: reading it here would
+  // make the host wait for the forward pass.
+  Tensor count = empty({}, {.dtype = kInt64, .device = logits.device()});
+  detail::backend_of(logits, "cross_entropy")
+      .cross_entropy_forward(logits.dtype(), lc.raw_data(), tc.data_ptr<int64_t>(), lse.raw_data(), loss.raw_data(),
+                             count.data_ptr<int64_t>(), rows, classes, ignore_index,
+                             RangeCheck{"cross_entropy", "target", "for " + std::to_string(classes) + " classes"});
   autograd::record("cross_entropy", {logits}, loss,
                    [sl = SavedTensor(lc), st = SavedTensor(tc), slse = SavedTensor(lse), count, rows, classes,
                     ignore_index, ls = logits.shape()](const Tensor& g, const Node&) {
                      Tensor gl = empty(ls, {.dtype = g.dtype(), .device = g.device()});
-                     const double scale = count ? g.item<double>() / static_cast<double>(count) : 0.0;
+                     Tensor gc = g.contiguous();
                      detail::backend_of(g, "cross_entropy")
                          .cross_entropy_backward(g.dtype(), sl.get("cross_entropy").raw_data(),
                                                  st.get("cross_entropy").data_ptr<int64_t>(),
-                                                 slse.get("cross_entropy").raw_data(), scale, gl.raw_data(),
-                                                 rows, classes, ignore_index);
+                                                 slse.get("cross_entropy").raw_data(), gc.raw_data(),
+                                                 count.data_ptr<int64_t>(), gl.raw_data(), rows, classes,
+                                                 ignore_index);
                      return Grads{gl};
                    });
   return loss;
@@ -155,16 +153,10 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
              shape_str(weight.shape()));
   TERN_CHECK(indices.dtype() == kInt64 || indices.dtype() == kInt32, "embedding",
              "indices must be i64 or i32, got ", indices.dtype());
-  if (indices.numel() > 0) {
-    NoGradGuard ng;
-    Tensor flat = indices.to(kInt64).reshape({-1});
-    const int64_t hi = amax(flat).item<int64_t>(), lo = -amax(neg(flat)).item<int64_t>();
-    TERN_CHECK(lo >= 0 && hi < weight.shape()[0], "embedding", "index ", lo < 0 ? lo : hi,
-               " is out of range for ", weight.shape()[0], " embeddings");
-  }
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
-  return index_select(weight, 0, indices.reshape({-1})).view(out_shape);
+  const RangeCheck check{"embedding", "index", "for " + std::to_string(weight.shape()[0]) + " embeddings"};
+  return detail::index_select_checked(weight, 0, indices.reshape({-1}), &check).view(out_shape);
 }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {

@@ -25,6 +25,9 @@ void begin_inplace(const char* op, const Tensor& t);
 // A view of `base` sharing its storage.
 Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offset);
 
+// index_select, reporting a bad index through `check` (index_select's own wording when null).
+Tensor index_select_checked(const Tensor& x, int64_t dim, const Tensor& index, const RangeCheck* check);
+
 std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op);
 
 }  // namespace tern::detail

@@ -85,6 +85,11 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
 }
 
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  return detail::index_select_checked(x, dim, index, nullptr);
+}
+TERN_REGISTER_OP("index_select");
+
+Tensor detail::index_select_checked(const Tensor& x, int64_t dim, const Tensor& index, const RangeCheck* check) {
   detail::check_defined(x, "index_select");
   detail::check_defined(index, "index_select", "index");
   detail::check_same_device("index_select", x, index);
@@ -102,14 +107,12 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Shape out_shape = x.shape();
   out_shape[d] = n;
   Tensor out = empty(out_shape, {.dtype = x.dtype(), .device = x.device()});
-  const int64_t bad = detail::backend_of(x, "index_select")
-                          .index_select(x.dtype(), src.raw_data(), idx.data_ptr<int64_t>(), out.raw_data(),
-                                        outer, x.shape()[d], n, inner);
-  if (bad >= 0) {
-    const int64_t v = idx.reshape({-1}).select(0, bad).item<int64_t>();
-    TERN_FAIL("index_select", "index ", v, " at position ", bad, " is out of range for dim ", d,
-              " of size ", x.shape()[d]);
-  }
+  detail::backend_of(x, "index_select")
+      .index_select(x.dtype(), src.raw_data(), idx.data_ptr<int64_t>(), out.raw_data(), outer, x.shape()[d], n,
+                    inner,
+                    check ? *check
+                          : RangeCheck{"index_select", "index",
+                                       "for dim " + std::to_string(d) + " of size " + std::to_string(x.shape()[d])});
   autograd::record("index_select", {x}, out,
                    [xs = x.shape(), d, outer, inner, n, si = autograd::SavedTensor(idx)](const Tensor& g,
                                                                                         const Node&) {
@@ -122,6 +125,5 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
                    });
   return out;
 }
-TERN_REGISTER_OP("index_select");
 
 }  // namespace tern
