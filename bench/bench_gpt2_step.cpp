@@ -2,12 +2,19 @@
 // against its ceiling: the same step's GEMMs run back to back through raw
 // cblas_sgemm. The ratio is the step's model FLOP/s over that sgemm FLOP/s.
 //
+// On a machine with a GPU it also registers BM_GPT2StepCuda: the same step on cuda:0 at
+// B=16, T=1024 (TERN_BENCH_BATCH, TERN_BENCH_SEQ), fp32 or TF32 (TERN_BENCH_PRECISION=fp32|tf32),
+// reporting tokens/s; its ceiling is PyTorch eager on the same GPU, which
+// bench/torch_gpt2_step.py --device cuda runs beside it.
+//
 //   ./run bench            (all benchmarks)
 //   build/bench/bench_gpt2_step
 
 #include <cblas.h>
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <tern/models/gpt2/model.h>
@@ -109,12 +116,54 @@ void BM_SgemmStep(benchmark::State& state) {
   state.counters["flops"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoll(v) : fallback;
+}
+
+// The training step on cuda:0. The loss read at the end of each step waits for the device,
+// so wall time per iteration is the step's time.
+void BM_GPT2StepCuda(benchmark::State& state) {
+  const int64_t B = env_int("TERN_BENCH_BATCH", 16), T = env_int("TERN_BENCH_SEQ", 1024);
+  const char* prec = std::getenv("TERN_BENCH_PRECISION");
+  const bool tf32 = prec && std::string(prec) == "tf32";
+  set_matmul_precision(tf32 ? "high" : "highest");
+  Generator gen(1);
+  gpt2::GPT2 model(gpt2::Config::gpt2(), &gen);
+  model.to(cuda());
+  nn::optim::AdamW opt(nn::optim::weight_decay_groups(model.named_parameters(), 0.1),
+                       {.lr = 6e-4, .beta1 = 0.9, .beta2 = 0.95});
+  Generator d(2);
+  Tensor x, y;
+  {
+    NoGradGuard ng;
+    x = mul(rand({B, T}, &d), 50257.0).to(kInt64).to(cuda());
+    y = mul(rand({B, T}, &d), 50257.0).to(kInt64).to(cuda());
+  }
+  for (auto _ : state) {
+    opt.zero_grad();
+    Tensor loss = model.forward(x, y).loss;
+    loss.backward();
+    nn::optim::clip_grad_norm(model.parameters(), 1.0);
+    opt.step();
+    benchmark::DoNotOptimize(loss.item<double>());
+  }
+  set_matmul_precision("highest");
+  state.SetItemsProcessed(state.iterations() * B * T);
+  state.SetLabel(std::string(tf32 ? "tf32" : "fp32") + " B=" + std::to_string(B) + " T=" + std::to_string(T));
+}
+
 BENCHMARK(BM_GPT2Step)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SgemmStep)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (tern::cuda_available())
+    benchmark::RegisterBenchmark("BM_GPT2StepCuda", BM_GPT2StepCuda)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinWarmUpTime(2.0);
   return tern_bench::run_and_summarise(
       argc, argv, "GPT-2 124M training step, B=4 T=64 (model FLOP/s vs the step's GEMMs in raw cblas_sgemm)", "flops",
       "GFLOP/s", 1e-9, {{"gpt2-124M step", "BM_GPT2Step", "BM_SgemmStep", 0.5}},

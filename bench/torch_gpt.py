@@ -57,7 +57,7 @@ def build_gpt(torch, vocab, n_layer, n_head, n_embd, n_positions, bias=True, exa
                     nn.init.normal_(p, 0.0, 0.02)
 
         def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
             for blk in self.h:
                 x = blk(x)
             logits = self.ln_f(x) @ self.wte.weight.t()  # lm_head tied to wte
@@ -66,9 +66,9 @@ def build_gpt(torch, vocab, n_layer, n_head, n_embd, n_positions, bias=True, exa
     return GPT()
 
 
-def adamw(torch, model, lr, betas, weight_decay=0.1):
-    """AdamW with weight decay on the >= 2-D weights only."""
+def adamw(torch, model, lr, betas, weight_decay=0.1, fused=None):
+    """AdamW with weight decay on the >= 2-D weights only (fused=True: torch's fused CUDA kernel)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=betas, fused=fused)

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""The PyTorch baseline for bench_gpt2_step: one GPT-2 124M training step (B=4, T=64,
-forward + backward + grad clipping + AdamW), fp32 on the CPU, on this machine.
+"""The PyTorch baseline for bench_gpt2_step: one GPT-2 124M training step (forward +
+backward + grad clipping + AdamW).
 
     python3 bench/torch_gpt2_step.py [--tern build/bench/bench_gpt2_step] [--threads 2]
+    python3 bench/torch_gpt2_step.py --device cuda [--precision fp32|tf32|both]
 
-It times the step in torch (median of --steps after warm-up), then runs tern's
-benchmark binary for the same step and prints tern's time over torch's. Needs torch
-(pip install torch); exits with a message when torch is missing.
+On the CPU: B=4, T=64, fp32; it prints tern's time over torch's. With --device cuda: B=16,
+T=1024 on cuda:0, PyTorch eager with SDPA attention and fused AdamW against
+bench_gpt2_step's BM_GPT2StepCuda, tokens/s at each precision, side by side, in the same run.
+It times the step in torch (median of --steps after warm-up), then runs tern's benchmark
+binary. Needs torch (pip install torch); exits with a message when torch is missing.
 """
 import argparse
 import json
@@ -41,10 +44,36 @@ def torch_step_seconds(torch, steps, threads):
     return statistics.median(times)
 
 
-def tern_step_seconds(binary, threads):
+def torch_cuda_tokens_per_second(torch, steps, batch, seq, tf32):
+    torch.manual_seed(0)
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    dev = torch.device("cuda")
+    model = build_gpt(torch, vocab=50257, n_layer=12, n_head=12, n_embd=768, n_positions=1024).to(dev)
+    opt = adamw(torch, model, lr=6e-4, betas=(0.9, 0.95), fused=True)
+    x = torch.randint(0, 50257, (batch, seq), device=dev)
+    y = torch.randint(0, 50257, (batch, seq), device=dev)
+    times = []
+    for i in range(steps + 3):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        loss.item()
+        if i >= 3:  # warm-up
+            times.append(time.perf_counter() - t0)
+    del model, opt
+    torch.cuda.empty_cache()
+    return batch * seq / statistics.median(times)
+
+
+def tern_step_seconds(binary, threads, name="BM_GPT2Step", env_extra=None):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        env = dict(os.environ, TERN_NUM_THREADS=str(threads))
-        subprocess.run([binary, "--benchmark_filter=BM_GPT2Step", f"--benchmark_out={out.name}",
+        env = dict(os.environ, TERN_NUM_THREADS=str(threads), **(env_extra or {}))
+        subprocess.run([binary, f"--benchmark_filter={name}$", f"--benchmark_out={out.name}",
                         "--benchmark_out_format=json"], check=True, env=env, stdout=subprocess.DEVNULL)
         data = json.load(open(out.name))
     times = [b["real_time"] for b in data["benchmarks"] if b.get("run_type") == "iteration"]
@@ -58,12 +87,18 @@ def main():
     ap.add_argument("--tern", default=os.path.join(here, "..", "build", "bench", "bench_gpt2_step"))
     ap.add_argument("--threads", type=int, default=int(os.environ.get("TERN_NUM_THREADS", os.cpu_count() or 1)))
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "both"], default="both", help="with --device cuda")
+    ap.add_argument("--batch", type=int, default=16, help="with --device cuda")
+    ap.add_argument("--seq", type=int, default=1024, help="with --device cuda")
     args = ap.parse_args()
     try:
         import torch
     except ImportError:
         print("torch is not installed (pip install torch); no PyPI baseline measured")
         return 0
+    if args.device == "cuda":
+        return cuda_main(torch, args)
     t_torch = torch_step_seconds(torch, args.steps, args.threads)
     print(f"torch {torch.__version__}: {t_torch:.3f} s/step ({args.threads} threads)")
     if not os.path.exists(args.tern):
@@ -72,6 +107,24 @@ def main():
     t_tern = tern_step_seconds(args.tern, args.threads)
     print(f"tern: {t_tern:.3f} s/step")
     print(f"tern / torch time: {t_tern / t_torch:.3f}  (below 1 means tern is faster)")
+    return 0
+
+
+def cuda_main(torch, args):
+    if not torch.cuda.is_available():
+        print("torch sees no CUDA device; nothing measured")
+        return 0
+    precisions = ["fp32", "tf32"] if args.precision == "both" else [args.precision]
+    print(f"GPT-2 124M training step on {torch.cuda.get_device_name(0)}, B={args.batch} T={args.seq}")
+    print("| precision | PyTorch eager tok/s | tern tok/s | tern / PyTorch |")
+    print("|---|---|---|---|")
+    for p in precisions:
+        t = torch_cuda_tokens_per_second(torch, args.steps, args.batch, args.seq, p == "tf32")
+        tern = float("nan")
+        if os.path.exists(args.tern):
+            env = {"TERN_BENCH_PRECISION": p, "TERN_BENCH_BATCH": str(args.batch), "TERN_BENCH_SEQ": str(args.seq)}
+            tern = args.batch * args.seq / tern_step_seconds(args.tern, args.threads, "BM_GPT2StepCuda", env)
+        print(f"| {p} | {t:,.0f} | {tern:,.0f} | {tern / t:.2f} |", flush=True)
     return 0
 
 
