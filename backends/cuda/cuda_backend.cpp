@@ -1,4 +1,4 @@
-// The CUDA backend: a stream-ordered caching allocator, cuBLAS for products, the kernels of
+// The CUDA backend: a stream-ordered caching allocator, cuBLAS for products (cublas_api.h), the kernels of
 // backends/cuda/*.cu, and the deferred range checks.
 //
 // Every kernel, copy and allocation is queued on the device's legacy default stream, the one
@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <tern/backends/backend.h>
 #include <tern/backends/cuda.h>
 #include <tern/core/error.h>
 
+#include "cublas_api.h"
 #include "cuda_backend.h"
 #include "kernels.h"
 
@@ -37,7 +37,7 @@ void check_cuda(cudaError_t err, const char* op, const char* what) {
 }
 
 void check_cublas(cublasStatus_t st, const char* what) {
-  TERN_CHECK(st == CUBLAS_STATUS_SUCCESS, "gemm", what, " failed: ", cublasGetStatusString(st));
+  TERN_CHECK(st == CUBLAS_STATUS_SUCCESS, "gemm", what, " failed: ", cublas("gemm").status_string(st));
 }
 
 // Makes `device` current for this thread; cheap when it already is.
@@ -304,8 +304,8 @@ class CudaBackend final : public Backend {
 
   cublasHandle_t blas() {
     if (!blas_) {
-      check_cublas(cublasCreate(&blas_), "cublasCreate");
-      check_cublas(cublasSetStream(blas_, kStream), "cublasSetStream");
+      check_cublas(cublas("gemm").create(&blas_), "cublasCreate");
+      check_cublas(cublas("gemm").set_stream(blas_, kStream), "cublasSetStream");
     }
     return blas_;
   }
@@ -344,12 +344,12 @@ void CudaBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_
   const cudaDataType_t ti = cuda_type(types.input), to = cuda_type(types.output);
   cublasHandle_t h = blas();
   if (batch.count == 1)
-    check_cublas(cublasGemmEx(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pa, b, ti,
+    check_cublas(cublas("gemm").gemm_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pa, b, ti,
                               static_cast<int>(ldb), a, ti, static_cast<int>(lda), pb, c, to, static_cast<int>(ldc),
                               compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
   else
-    check_cublas(cublasGemmStridedBatchedEx(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+    check_cublas(cublas("gemm").gemm_strided_batched_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
                                             pa, b, ti, static_cast<int>(ldb), batch.stride_b, a, ti,
                                             static_cast<int>(lda), batch.stride_a, pb, c, to, static_cast<int>(ldc),
                                             batch.stride_c, static_cast<int>(batch.count), compute,
