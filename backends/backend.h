@@ -175,6 +175,16 @@ class Backend {
   //   least-squares scale; 0 when none is kept).
   virtual void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
                          void* scale) = 0;
+
+  // ---- Packed ternary inference (quant/packed.h), f32 in and out.
+  // x [m, k] (contiguous) is quantized per row to int8 as BitNet's activation_quant (after a
+  // parameter-free RMSNorm when `rmsnorm`) and multiplied exactly, in integers, with the
+  // ternary weight w [n, k] in the i2 layout of backends/cpu/ternary/ternary.h (n rows of
+  // padded_k(k) / 4 bytes); then y[r, i] = float(dot) · ((1 / s_x[r]) · scale[0]) + bias[i].
+  // scale (one f32) and bias (f32 [n], may be null) live on this device; dots (i32 [m, n],
+  // may be null) receives the integer products themselves.
+  virtual void ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
+                              const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) = 0;
 };
 
 // The backend for `device`. `op` names the caller for the error raised when the

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <tern/autograd/grad_mode.h>
+#include <tern/backends/backend.h>
 #include <tern/backends/cpu/ternary/ternary.h>
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
@@ -20,10 +21,11 @@ namespace tk = cpu::ternary;
 namespace {
 
 // x: f32 on the CPU, no gradient wanted; returns it contiguous, viewed as [rows, features].
-Tensor inference_input(const Tensor& x, int64_t features, const char* who) {
+// `cpu_only`: the layer has no kernel on other devices.
+Tensor inference_input(const Tensor& x, int64_t features, const char* who, bool cpu_only = true) {
   TERN_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == features, who, "expected input with last dim ", features,
              ", got shape ", x.defined() ? shape_str(x.shape()) : std::string("undefined"));
-  TERN_CHECK(x.device() == kCPU, who, "packed layers run on the CPU, got input on ", x.device());
+  TERN_CHECK(!cpu_only || x.device() == kCPU, who, "runs on the CPU only, got input on ", x.device());
   TERN_CHECK(x.dtype() == kFloat32, who, "expected f32 input, got ", x.dtype());
   TERN_CHECK(!(autograd::grad_mode_enabled() && x.requires_grad()), who,
              "inference only: it has no gradient (train with BitLinear, then pack)");
@@ -67,22 +69,27 @@ std::shared_ptr<PackedBitLinear> PackedBitLinear::from_bitlinear(const BitLinear
 }
 
 Tensor PackedBitLinear::forward(const Tensor& x) {
-  Tensor xc = inference_input(x, in_, "PackedBitLinear");
-  TERN_CHECK(packed_.device() == kCPU, "PackedBitLinear", "packed layers run on the CPU, the layer is on ",
-             packed_.device());
+  Tensor xc = inference_input(x, in_, "PackedBitLinear", false);
+  TERN_CHECK(packed_.device() == x.device() && scale_.device() == x.device() &&
+                 (!bias_.defined() || bias_.device() == x.device()),
+             "PackedBitLinear", "the input is on ", x.device(), " but the layer's weights are on ", packed_.device(),
+             " (move the model with to())");
   TERN_CHECK(scale_.dtype() == kFloat32 && (!bias_.defined() || bias_.dtype() == kFloat32), "PackedBitLinear",
              "scale and bias must stay f32");
   const int64_t m = xc.numel() / in_;
-  Tensor y = empty(with_last(x.shape(), out_));
-  tk::linear_i2(xc.data_ptr<float>(), m, in_, in_, packed_.data_ptr<uint8_t>(), out_, weight_scale(),
-                bias_.defined() ? bias_.data_ptr<float>() : nullptr, opts_.input_rmsnorm, opts_.rmsnorm_eps,
-                y.data_ptr<float>(), out_);
+  Tensor y = empty(with_last(x.shape(), out_), {.device = x.device()});
+  if (m == 0) return y;
+  backend_for(x.device(), "PackedBitLinear")
+      .ternary_linear(xc.data_ptr<float>(), m, in_, packed_.data_ptr<uint8_t>(), out_, scale_.data_ptr<float>(),
+                      bias_.defined() ? bias_.data_ptr<float>() : nullptr, opts_.input_rmsnorm, opts_.rmsnorm_eps,
+                      y.data_ptr<float>(), nullptr);
   return y;
 }
 
 TernaryWeight PackedBitLinear::ternary_weight() const {
   Tensor v = empty({out_, in_}, {.dtype = kInt8});
-  tk::unpack_i2(packed_.data_ptr<uint8_t>(), out_, in_, v.data_ptr<int8_t>());
+  const Tensor packed = packed_.to(kCPU);
+  tk::unpack_i2(packed.data_ptr<uint8_t>(), out_, in_, v.data_ptr<int8_t>());
   return TernaryWeight{v, weight_scale()};
 }
 

@@ -48,6 +48,8 @@ class CpuBackend final : public Backend {
   void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale, int64_t rows,
                         int64_t cols) override;
   void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) override;
+  void ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
+                      const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) override;
 };
 
 CpuBackend& cpu_backend();

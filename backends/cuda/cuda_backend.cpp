@@ -251,6 +251,11 @@ class CudaBackend final : public Backend {
     activate(index_);
     kernels::ternarize(kStream, dtype, w, n, zeros, q, out, scale);
   }
+  void ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
+                      const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) override {
+    activate(index_);
+    kernels::ternary_linear(kStream, x, m, k, w, n, scale, bias, rmsnorm, eps, y, dots);
+  }
 
  private:
   // Range checks in flight: slot i of slots_ ({position, value}, two i64) belongs to

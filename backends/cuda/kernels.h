@@ -60,6 +60,10 @@ void activation_quant(cudaStream_t stream, DType dtype, const void* x, void* out
 void ternarize(cudaStream_t stream, DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
                void* scale);
 
+// w2a8.cu
+void ternary_linear(cudaStream_t stream, const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n,
+                    const float* scale, const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots);
+
 // Raises a tern::Error naming `op` when the last launch failed.
 void check_launch(const char* op);
 

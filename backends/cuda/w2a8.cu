@@ -1,0 +1,171 @@
+// W2A8 on the GPU: int8 activations times 2-bit ternary weights, for BitNet decoding
+// (Backend::ternary_linear).
+//
+// The weights stay in the CPU's i2 layout (backends/cpu/ternary/ternary.h), so a packed model
+// moves to the GPU as it is: byte j of a row's 64-byte block b holds the codes c = w + 1 of
+// columns 256b + j + 64s at bits 2s. A lane reads one 32-bit word (bytes j..j+3, j = 4t mod
+// 64) and, for each s, (word >> 2s) & 0x03030303 gives the codes of the four consecutive
+// columns 256b + 64s + j .. +3, one per byte: one __dp4a against the four int8 activations
+// there. Consecutive lanes read consecutive words (coalesced) and consecutive activation
+// words. As on the CPU, Σ w·a = Σ c·a − Σ a, with Σ a kept per activation row.
+//
+// Two kernels: the per-row quantization of x (arithmetic of quantize_rows: float squares
+// summed in double for the RMSNorm, then amax, 127 / max(amax, 1e-5), round half to even),
+// then one warp per (output row, group of up to 4 activation rows). The epilogue uses
+// __fmul_rn / __fadd_rn so that no multiply-add is contracted: y = float(dot) · (inv_s · scale)
+// + bias, in that order, as on the CPU.
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "kernels.h"
+
+namespace tern::gpu::kernels {
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kBlockCols = 256;  // i2 block: columns per 64 bytes
+constexpr int kRowsPerWarp = 4;  // activation rows sharing one read of the weights
+
+__device__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ int warp_isum(int v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Block-wide reductions of kThreads threads; every thread gets the result.
+template <typename T, typename Warp, typename Combine>
+__device__ T block_reduce(T v, T* scratch, Warp warp, Combine combine) {
+  const int lane = threadIdx.x % 32, wid = threadIdx.x / 32;
+  v = warp(v);
+  __syncthreads();  // scratch may still be read from a previous call
+  if (lane == 0) scratch[wid] = v;
+  __syncthreads();
+  T r = scratch[0];
+  for (int w = 1; w < kThreads / 32; ++w) r = combine(r, scratch[w]);
+  return r;
+}
+
+// One block per row: q [m, kp] (zero padded), qsum [m], inv [m] = 1 / s.
+__global__ void quantize_kernel(const float* __restrict__ x, int64_t k, int64_t kp, bool rmsnorm, float eps,
+                                int8_t* __restrict__ q, int* __restrict__ qsum, float* __restrict__ inv) {
+  __shared__ double dscratch[kThreads / 32];
+  __shared__ float fscratch[kThreads / 32];
+  __shared__ int iscratch[kThreads / 32];
+  const int64_t r = blockIdx.x;
+  const float* xr = x + r * k;
+  float rs = 1.0f;
+  if (rmsnorm) {
+    // The order of the double sum differs from the CPU's; a float squared is exact in double
+    // and the sum of up to millions of them rounds to the same float in practice.
+    double ss = 0;
+    for (int64_t c = threadIdx.x; c < k; c += kThreads) ss += static_cast<double>(xr[c] * xr[c]);
+    ss = block_reduce(ss, dscratch, warp_sum, [](double a, double b) { return a + b; });
+    const float mean = static_cast<float>(ss) / static_cast<float>(k);
+    rs = 1.0f / sqrtf(mean + eps);
+  }
+  float amax = 0.0f;
+  for (int64_t c = threadIdx.x; c < k; c += kThreads) {
+    const float v = rmsnorm ? xr[c] * rs : xr[c];
+    amax = fmaxf(amax, fabsf(v));
+  }
+  amax = block_reduce(amax, fscratch, warp_max, [](float a, float b) { return fmaxf(a, b); });
+  const float s = 127.0f / fmaxf(amax, 1e-5f);
+  int8_t* qr = q + r * kp;
+  int sum = 0;
+  for (int64_t c = threadIdx.x; c < kp; c += kThreads) {
+    int8_t v = 0;
+    if (c < k) {
+      const float xv = rmsnorm ? xr[c] * rs : xr[c];
+      v = static_cast<int8_t>(fminf(fmaxf(rintf(__fmul_rn(xv, s)), -128.0f), 127.0f));
+    }
+    qr[c] = v;
+    sum += v;
+  }
+  sum = block_reduce(sum, iscratch, warp_isum, [](int a, int b) { return a + b; });
+  if (threadIdx.x == 0) {
+    qsum[r] = sum;
+    inv[r] = 1.0f / s;
+  }
+}
+
+// One warp per (output row i, up to kRowsPerWarp activation rows starting at r0).
+__global__ void dots_kernel(const uint8_t* __restrict__ w, int64_t n, int64_t kp, const int8_t* __restrict__ q,
+                            const int* __restrict__ qsum, const float* __restrict__ inv, int64_t m,
+                            const float* __restrict__ scale, const float* __restrict__ bias, float* __restrict__ y,
+                            int* __restrict__ dots) {
+  const int lane = threadIdx.x % 32;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * kRowsPerWarp;
+  if (i >= n) return;  // whole warps leave together: i is the same across a warp
+  const int rows = static_cast<int>(m - r0 < kRowsPerWarp ? m - r0 : kRowsPerWarp);
+  const uint32_t* wr = reinterpret_cast<const uint32_t*>(w + i * (kp / 4));
+  const int64_t words = kp / 16;  // 32-bit words per weight row
+  int acc[kRowsPerWarp] = {0, 0, 0, 0};
+  for (int64_t t = lane; t < words; t += 32) {
+    const uint32_t word = __ldg(wr + t);
+    const int64_t b = t / 16, j = 4 * (t % 16);
+    for (int s = 0; s < 4; ++s) {
+      const int codes = static_cast<int>((word >> (2 * s)) & 0x03030303u);
+      const int64_t col = b * kBlockCols + 64 * s + j;
+      for (int rr = 0; rr < kRowsPerWarp; ++rr)
+        if (rr < rows) {
+          const int a4 = __ldg(reinterpret_cast<const int*>(q + (r0 + rr) * kp + col));
+          acc[rr] = __dp4a(codes, a4, acc[rr]);
+        }
+    }
+  }
+  for (int rr = 0; rr < kRowsPerWarp; ++rr) acc[rr] = warp_isum(acc[rr]);
+  if (lane != 0) return;
+  const float sc = *scale;
+  for (int rr = 0; rr < rows; ++rr) {
+    const int64_t r = r0 + rr;
+    const int d = acc[rr] - qsum[r];
+    if (dots) dots[r * n + i] = d;
+    const float v = __fmul_rn(static_cast<float>(d), __fmul_rn(inv[r], sc));
+    y[r * n + i] = bias ? __fadd_rn(v, bias[i]) : v;
+  }
+}
+
+}  // namespace
+
+void ternary_linear(cudaStream_t stream, const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n,
+                    const float* scale, const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) {
+  if (m == 0 || n == 0) return;
+  TERN_CHECK(m <= int64_t{65535} * kRowsPerWarp, "PackedBitLinear", m, " input rows exceed the kernel's grid");
+  const int64_t kp = (k + kBlockCols - 1) / kBlockCols * kBlockCols;
+  int8_t* q = nullptr;
+  int* qsum = nullptr;
+  float* inv = nullptr;
+  // Scratch in stream order: reused by later work only after these kernels have run.
+  const size_t qbytes = static_cast<size_t>(m * kp), sbytes = static_cast<size_t>(m) * 4;
+  char* scratch = nullptr;
+  const cudaError_t err = cudaMallocAsync(reinterpret_cast<void**>(&scratch), qbytes + 2 * sbytes, stream);
+  if (err != cudaSuccess) {
+    (void)cudaGetLastError();
+    TERN_FAIL("PackedBitLinear", "out of device memory for ", qbytes + 2 * sbytes, " bytes of activations (",
+              cudaGetErrorString(err), ")");
+  }
+  q = reinterpret_cast<int8_t*>(scratch);
+  qsum = reinterpret_cast<int*>(scratch + qbytes);
+  inv = reinterpret_cast<float*>(scratch + qbytes + sbytes);
+  quantize_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(x, k, kp, rmsnorm, static_cast<float>(eps), q,
+                                                                     qsum, inv);
+  check_launch("PackedBitLinear");
+  const dim3 grid(static_cast<unsigned>((n + kThreads / 32 - 1) / (kThreads / 32)),
+                  static_cast<unsigned>((m + kRowsPerWarp - 1) / kRowsPerWarp));
+  dots_kernel<<<grid, kThreads, 0, stream>>>(w, n, kp, q, qsum, inv, m, scale, bias, y, dots);
+  check_launch("PackedBitLinear");
+  cudaFreeAsync(scratch, stream);
+}
+
+}  // namespace tern::gpu::kernels
