@@ -24,7 +24,7 @@ struct Case {
 // GPT-2's shapes (768 -> 2304, 3072 -> 768), a square 4096, ragged widths, prefill rows.
 const std::vector<Case> kCases = {{1, 2304, 768, false}, {1, 768, 3072, false}, {1, 4096, 4096, false},
                                   {5, 33, 257, false},   {9, 7, 1000, true},    {17, 64, 768, true},
-                                  {1, 1, 1, false}};
+                                  {3, 50, 500, true},    {1, 1, 1, false}};
 
 struct Inputs {
   std::vector<float> x;
