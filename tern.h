@@ -7,6 +7,8 @@
 #include <tern/autograd/hooks.h>
 #include <tern/backends/backend.h>
 #include <tern/backends/comm/process_group.h>
+#include <tern/backends/cuda.h>
+#include <tern/core/autocast.h>
 #include <tern/core/dtype.h>
 #include <tern/core/device.h>
 #include <tern/core/error.h>

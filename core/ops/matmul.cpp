@@ -5,6 +5,8 @@
 #include <climits>
 #include <optional>
 
+#include <tern/core/autocast.h>
+
 #include "op_helpers.h"
 
 namespace tern {
@@ -33,8 +35,16 @@ void check_blas_int(int64_t v, const Tensor& a, const Tensor& b) {
              shape_str(a.shape()), " @ ", shape_str(b.shape()));
 }
 
-// a [..., M, K] @ b [..., K, N], both at least 2-D.
-Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
+// a [..., M, K] @ b [..., K, N], both at least 2-D. With `reduced` (autocast), the operands are
+// read in that dtype and the f32 result accumulates in f32.
+Tensor matmul_nd(const Tensor& a_f, const Tensor& b_f, std::optional<DType> reduced) {
+  Tensor a_in = a_f, b_in = b_f;
+  if (reduced) {
+    NoGradGuard ng;  // matmul records its own node over the f32 operands
+    a_in = a_f.to(*reduced);
+    b_in = b_f.to(*reduced);
+  }
+  const DType out_dtype = a_f.dtype();
   const int64_t M = a_in.size(-2), K = a_in.size(-1), N = b_in.size(-1);
   Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
   Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
@@ -42,7 +52,8 @@ Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = empty(out_shape, {.dtype = a_in.dtype(), .device = a_in.device()});
+  Tensor out = empty(out_shape, {.dtype = out_dtype, .device = a_in.device()});
+  const GemmTypes types = reduced ? GemmTypes{*reduced, out_dtype, kFloat32} : GemmTypes::of(out_dtype);
   if (out.numel() == 0) return out;
   if (K == 0) return out.zero_();
 
@@ -64,8 +75,8 @@ Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
     for (int64_t i = a.dim() - 3; i >= 0; --i)
       foldable = foldable && (a.shape()[i] == 1 || a.stride(i) == a.stride(i + 1) * a.shape()[i + 1]);
     if (foldable && a.numel() / K <= INT_MAX) {
-      be.gemm(a.dtype(), false, lb->trans, a.numel() / K, N, K, 1.0, a.raw_data(), la->ld, b.raw_data(),
-              lb->ld, 0.0, out.raw_data(), N);
+      be.gemm_batched(types, false, lb->trans, a.numel() / K, N, K, 1.0, a.raw_data(), la->ld, b.raw_data(), lb->ld,
+                      0.0, out.raw_data(), N, GemmBatch{});
       return out;
     }
   }
@@ -85,7 +96,6 @@ Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
   char* pa = static_cast<char*>(av.raw_data());
   char* pb = static_cast<char*>(bv.raw_data());
   char* po = static_cast<char*>(out.raw_data());
-  const GemmTypes types = GemmTypes::of(a.dtype());
   // One strided-batched product when each operand's batch is evenly spaced (attention's
   // [B, H] heads are), instead of one launch per product.
   const auto linear_stride = [&](const Strides& st) -> std::optional<int64_t> {
@@ -112,8 +122,8 @@ Tensor matmul_nd(const Tensor& a_in, const Tensor& b_in) {
       oa += idx[d] * sta[d];
       ob += idx[d] * stb[d];
     }
-    be.gemm(a.dtype(), la->trans, lb->trans, M, N, K, 1.0, pa + oa * es, la->ld, pb + ob * es, lb->ld, 0.0,
-            po + i * M * N * es, N);
+    be.gemm_batched(types, la->trans, lb->trans, M, N, K, 1.0, pa + oa * es, la->ld, pb + ob * es, lb->ld, 0.0,
+                    po + i * M * N * out.element_size(), N, GemmBatch{});
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < bshape[d]) break;
       idx[d] = 0;
@@ -137,10 +147,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(1)).squeeze(1).squeeze(0);
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
-  Tensor out = matmul_nd(a, b);
+  // Autocast: f32 products on a GPU read their operands in the reduced dtype (core/autocast.h).
+  std::optional<DType> reduced = autocast_dtype();
+  if (a.dtype() != kFloat32 || a.device().is_cpu()) reduced.reset();
+  Tensor out = matmul_nd(a, b, reduced);
   autograd::record("matmul", {a, b}, out,
-                   [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b)](const Tensor& g,
-                                                                                 const Node& n) {
+                   [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b), reduced](const Tensor& g,
+                                                                                          const Node& n) {
+                     AutocastGuard same_precision(reduced);  // the backward products run as the forward did
                      Tensor av = sa.get("matmul"), bv = sb.get("matmul");
                      Tensor ga, gb;
                      if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
