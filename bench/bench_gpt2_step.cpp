@@ -3,7 +3,8 @@
 // cblas_sgemm. The ratio is the step's model FLOP/s over that sgemm FLOP/s.
 //
 // On a machine with a GPU it also registers BM_GPT2StepCuda: the same step on cuda:0 at
-// B=16, T=1024 (TERN_BENCH_BATCH, TERN_BENCH_SEQ), fp32 or TF32 (TERN_BENCH_PRECISION=fp32|tf32),
+// B=16, T=1024 (TERN_BENCH_BATCH, TERN_BENCH_SEQ), in fp32, TF32 or bf16 autocast
+// (TERN_BENCH_PRECISION=fp32|tf32|bf16),
 // reporting tokens/s; its ceiling is PyTorch eager on the same GPU, which
 // bench/torch_gpt2_step.py --device cuda runs beside it.
 //
@@ -125,8 +126,9 @@ int64_t env_int(const char* name, int64_t fallback) {
 // so wall time per iteration is the step's time.
 void BM_GPT2StepCuda(benchmark::State& state) {
   const int64_t B = env_int("TERN_BENCH_BATCH", 16), T = env_int("TERN_BENCH_SEQ", 1024);
-  const char* prec = std::getenv("TERN_BENCH_PRECISION");
-  const bool tf32 = prec && std::string(prec) == "tf32";
+  const char* env = std::getenv("TERN_BENCH_PRECISION");
+  const std::string prec = env && *env ? env : "fp32";
+  const bool tf32 = prec == "tf32", bf16 = prec == "bf16";
   set_matmul_precision(tf32 ? "high" : "highest");
   Generator gen(1);
   gpt2::GPT2 model(gpt2::Config::gpt2(), &gen);
@@ -142,7 +144,11 @@ void BM_GPT2StepCuda(benchmark::State& state) {
   }
   for (auto _ : state) {
     opt.zero_grad();
-    Tensor loss = model.forward(x, y).loss;
+    Tensor loss;
+    {
+      AutocastGuard autocast(bf16 ? std::optional<DType>(kBFloat16) : std::nullopt);
+      loss = model.forward(x, y).loss;
+    }
     loss.backward();
     nn::optim::clip_grad_norm(model.parameters(), 1.0);
     opt.step();
@@ -150,7 +156,7 @@ void BM_GPT2StepCuda(benchmark::State& state) {
   }
   set_matmul_precision("highest");
   state.SetItemsProcessed(state.iterations() * B * T);
-  state.SetLabel(std::string(tf32 ? "tf32" : "fp32") + " B=" + std::to_string(B) + " T=" + std::to_string(T));
+  state.SetLabel(prec + " B=" + std::to_string(B) + " T=" + std::to_string(T));
 }
 
 BENCHMARK(BM_GPT2Step)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -3,7 +3,7 @@
 backward + grad clipping + AdamW).
 
     python3 bench/torch_gpt2_step.py [--tern build/bench/bench_gpt2_step] [--threads 2]
-    python3 bench/torch_gpt2_step.py --device cuda [--precision fp32|tf32|both]
+    python3 bench/torch_gpt2_step.py --device cuda [--precision fp32|tf32|bf16|all]
 
 On the CPU: B=4, T=64, fp32; it prints tern's time over torch's. With --device cuda: B=16,
 T=1024 on cuda:0, PyTorch eager with SDPA attention and fused AdamW against
@@ -44,7 +44,8 @@ def torch_step_seconds(torch, steps, threads):
     return statistics.median(times)
 
 
-def torch_cuda_tokens_per_second(torch, steps, batch, seq, tf32):
+def torch_cuda_tokens_per_second(torch, steps, batch, seq, precision):
+    tf32 = precision == "tf32"
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
@@ -58,7 +59,8 @@ def torch_cuda_tokens_per_second(torch, steps, batch, seq, tf32):
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(x, y)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -88,7 +90,7 @@ def main():
     ap.add_argument("--threads", type=int, default=int(os.environ.get("TERN_NUM_THREADS", os.cpu_count() or 1)))
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    ap.add_argument("--precision", choices=["fp32", "tf32", "both"], default="both", help="with --device cuda")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "bf16", "all"], default="all", help="with --device cuda")
     ap.add_argument("--batch", type=int, default=16, help="with --device cuda")
     ap.add_argument("--seq", type=int, default=1024, help="with --device cuda")
     args = ap.parse_args()
@@ -114,12 +116,12 @@ def cuda_main(torch, args):
     if not torch.cuda.is_available():
         print("torch sees no CUDA device; nothing measured")
         return 0
-    precisions = ["fp32", "tf32"] if args.precision == "both" else [args.precision]
+    precisions = ["fp32", "tf32", "bf16"] if args.precision == "all" else [args.precision]
     print(f"GPT-2 124M training step on {torch.cuda.get_device_name(0)}, B={args.batch} T={args.seq}")
     print("| precision | PyTorch eager tok/s | tern tok/s | tern / PyTorch |")
     print("|---|---|---|---|")
     for p in precisions:
-        t = torch_cuda_tokens_per_second(torch, args.steps, args.batch, args.seq, p == "tf32")
+        t = torch_cuda_tokens_per_second(torch, args.steps, args.batch, args.seq, p)
         tern = float("nan")
         if os.path.exists(args.tern):
             env = {"TERN_BENCH_PRECISION": p, "TERN_BENCH_BATCH": str(args.batch), "TERN_BENCH_SEQ": str(args.seq)}
