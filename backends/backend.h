@@ -176,6 +176,21 @@ class Backend {
   virtual void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
                          void* scale) = 0;
 
+  // ---- Fused attention (scaled_dot_product_attention), never materializing the scores.
+  // q [bh, tq, d], k and v [bh, tk, d] and out [bh, tq, d] contiguous, all of `dtype`. Row i
+  // attends to keys j (j <= i when causal, top-left aligned as torch's mask) with weights
+  // softmax_j(scale · q_i·k_j); lse [bh, tq] receives that softmax's logsumexp, which the
+  // backward uses to recompute the weights.
+  virtual void attention_forward(DType dtype, const void* q, const void* k, const void* v, void* out, void* lse,
+                                 int64_t bh, int64_t tq, int64_t tk, int64_t d, double scale, bool causal) = 0;
+  // gq, gk, gv (overwritten) from the forward's inputs, out and lse and the gradient gout.
+  virtual void attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* out,
+                                  const void* lse, const void* gout, void* gq, void* gk, void* gv, int64_t bh,
+                                  int64_t tq, int64_t tk, int64_t d, double scale, bool causal) = 0;
+  // Whether this backend has fused attention kernels for `dtype` and head dim d, and whether
+  // they beat the composed ops (matmul, softmax) there.
+  virtual bool fused_attention_preferred(DType dtype, int64_t d) const = 0;
+
   // ---- Packed ternary inference (quant/packed.h), f32 in and out.
   // x [m, k] (contiguous) is quantized per row to int8 as BitNet's activation_quant (after a
   // parameter-free RMSNorm when `rmsnorm`) and multiplied exactly, in integers, with the

@@ -48,6 +48,13 @@ class CpuBackend final : public Backend {
   void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale, int64_t rows,
                         int64_t cols) override;
   void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) override;
+  void attention_forward(DType dtype, const void* q, const void* k, const void* v, void* out, void* lse, int64_t bh,
+                         int64_t tq, int64_t tk, int64_t d, double scale, bool causal) override;
+  void attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* out, const void* lse,
+                          const void* gout, void* gq, void* gk, void* gv, int64_t bh, int64_t tq, int64_t tk, int64_t d,
+                          double scale, bool causal) override;
+  // The composed ops run on OpenBLAS; the fused loops are the reference the GPU kernels follow.
+  bool fused_attention_preferred(DType, int64_t) const override { return false; }
   void ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
                       const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) override;
 };

@@ -251,6 +251,20 @@ class CudaBackend final : public Backend {
     activate(index_);
     kernels::ternarize(kStream, dtype, w, n, zeros, q, out, scale);
   }
+  void attention_forward(DType dtype, const void* q, const void* k, const void* v, void* out, void* lse, int64_t bh,
+                         int64_t tq, int64_t tk, int64_t d, double scale, bool causal) override {
+    activate(index_);
+    kernels::attention_forward(kStream, dtype, q, k, v, out, lse, bh, tq, tk, d, scale, causal);
+  }
+  void attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* out, const void* lse,
+                          const void* gout, void* gq, void* gk, void* gv, int64_t bh, int64_t tq, int64_t tk, int64_t d,
+                          double scale, bool causal) override {
+    activate(index_);
+    kernels::attention_backward(kStream, dtype, q, k, v, out, lse, gout, gq, gk, gv, bh, tq, tk, d, scale, causal);
+  }
+  bool fused_attention_preferred(DType dtype, int64_t d) const override {
+    return kernels::fused_attention_supported(dtype, d);
+  }
   void ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
                       const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) override {
     activate(index_);

@@ -60,6 +60,14 @@ void activation_quant(cudaStream_t stream, DType dtype, const void* x, void* out
 void ternarize(cudaStream_t stream, DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
                void* scale);
 
+// attention.cu
+bool fused_attention_supported(DType dtype, int64_t d);
+void attention_forward(cudaStream_t stream, DType dtype, const void* q, const void* k, const void* v, void* out,
+                       void* lse, int64_t bh, int64_t tq, int64_t tk, int64_t d, double scale, bool causal);
+void attention_backward(cudaStream_t stream, DType dtype, const void* q, const void* k, const void* v,
+                        const void* out, const void* lse, const void* gout, void* gq, void* gk, void* gv, int64_t bh,
+                        int64_t tq, int64_t tk, int64_t d, double scale, bool causal);
+
 // w2a8.cu
 void ternary_linear(cudaStream_t stream, const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n,
                     const float* scale, const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots);

@@ -28,6 +28,11 @@ Tensor make_view(const Tensor& base, Shape shape, Strides strides, int64_t offse
 // index_select, reporting a bad index through `check` (index_select's own wording when null).
 Tensor index_select_checked(const Tensor& x, int64_t dim, const Tensor& index, const RangeCheck* check);
 
+// Attention through the backend's fused kernels: q [..., Tq, D], k and v [..., Tk, D] with equal
+// leading dims, Tq, Tk and D > 0, one float dtype and device. scaled_dot_product_attention calls
+// it where the backend prefers it; the tests call it anywhere.
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool is_causal, double scale);
+
 std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op);
 
 }  // namespace tern::detail
