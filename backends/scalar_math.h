@@ -148,8 +148,8 @@ TERN_HD T from_float(float f) {
 
 // ---- Conversion between any two element types, as copy() and fill() do it. Every input has
 // a defined result: NaN -> 0 and saturation when a float goes to an integer type (a plain cast
-// would be undefined), and != 0 for bool. f16 and bf16 go through f32; f64 -> f16 thus rounds
-// twice, as torch's CPU conversion does.
+// would be undefined), and != 0 for bool. f16 and bf16 go through f32, so f64 -> f16 rounds
+// twice.
 template <typename D, typename S>
 TERN_HD D convert(S v) {
   if constexpr (std::is_same_v<D, S>) {
@@ -203,8 +203,8 @@ TERN_HD double pow_any(double x, double p) { return ::pow(x, p); }
 TERN_HD float round(float x) { return ::nearbyintf(x); }
 TERN_HD double round(double x) { return ::nearbyint(x); }
 
-// ---- UnaryOp on f32 and f64 (T is float or double). exp, log, sqrt, abs, tanh and round are
-// the functions above.
+// ---- UnaryOp on f32 and f64 (T is float or double; neg and sign also take the integer types
+// and bool). exp, log, sqrt, abs, tanh and round are the functions above.
 
 namespace detail {
 // Integer arithmetic goes through this type so that it wraps instead of overflowing: small
@@ -240,7 +240,7 @@ TERN_HD T sign(T x) {
     return static_cast<T>(T(0) < x);
 }
 
-// NaN and -0.0 pass through, as in torch.
+// NaN and -0.0 pass through.
 template <typename T>
 TERN_HD T relu(T x) {
   return x < T(0) ? T(0) : x;
@@ -265,9 +265,8 @@ TERN_HD T sigmoid(T x) {
   return T(1) / (T(1) + exp(-x));
 }
 
-// x ** p, taking the exact short forms for p = 2, 1 and 0.5 (as torch does). A loop over many x
-// with one p that is none of these calls pow_any itself, so that its body has no branch and
-// vectorises.
+// x ** p, taking the exact short forms for p = 2, 1 and 0.5. A loop over many x with one p that
+// is none of these calls pow_any itself, so that its body has no branch and vectorises.
 template <typename T>
 TERN_HD T pow(T x, T p) {
   if (p == T(2)) return x * x;
@@ -378,6 +377,23 @@ TERN_HD T gelu_erf_backward(T x, T gy) {
 }
 
 constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq && op <= BinaryOp::ge; }
+
+// ---- Which ops each type has; both devices refuse the rest with the same error, before any
+// element is touched.
+
+// The UnaryOp of the integer types and bool (f32 and f64 have all but logical_not).
+constexpr bool has_integer_unary(UnaryOp op) {
+  return op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::sign || op == UnaryOp::logical_not ||
+         op == UnaryOp::clamp;
+}
+
+// The arithmetic BinaryOp of T, one of f32, f64 and the integer types other than bool.
+template <typename T>
+constexpr bool has_arith(BinaryOp op) {
+  if (op == BinaryOp::add || op == BinaryOp::sub || op == BinaryOp::mul) return true;
+  return std::is_floating_point_v<T> &&
+         (op == BinaryOp::div || op == BinaryOp::gelu_backward || op == BinaryOp::gelu_erf_backward);
+}
 
 // The comparisons, on every dtype (f16 and bf16 compare as f32); false for a non-comparison op.
 template <typename T>

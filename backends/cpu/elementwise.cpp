@@ -2,9 +2,8 @@
 // backends/scalar_math.h. The unary math loops are in unary_math.cpp. Built with
 // -fno-math-errno so that GELU's backward vectorises its tanh (vmath.h).
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -66,6 +65,9 @@ using math::is_comparison;
 template <typename T>
 void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
                   const StridedArg& b) {
+  // Here rather than in the loop, which may run on several threads: an exception must not
+  // leave an OpenMP region (it would end the process).
+  TERN_CHECK(math::has_arith<T>(op), "binary", "unsupported op for ", dtype_name(dtype_v<T>));
   const size_t es = sizeof(T);
   for_each_strided<3>(
       shape, {static_cast<char*>(out.data), static_cast<char*>(a.data), static_cast<char*>(b.data)},
@@ -189,7 +191,10 @@ void CpuBackend::fill(const Shape& shape, const StridedArg& dst, double value) {
 
 void CpuBackend::unary(UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in,
                        double p0, double p1) {
+  // Unsupported ops are refused before the loops, which may run on several threads: an
+  // exception must not leave an OpenMP region (it would end the process).
   if (in.dtype == kFloat32 || in.dtype == kFloat64) {
+    TERN_CHECK(op != UnaryOp::logical_not, "unary", "op not supported for floating point");
     const size_t es = dtype_size(in.dtype);
     const DType dt = in.dtype;
     for_each_strided<2>(shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)},
@@ -202,6 +207,7 @@ void CpuBackend::unary(UnaryOp op, const Shape& shape, const StridedArg& out, co
   visit_dtype(in.dtype, [&](auto t0) {
     using T = decltype(t0);
     if constexpr (std::is_integral_v<T>) {
+      TERN_CHECK(math::has_integer_unary(op), "unary", "op not supported for ", dtype_name(dtype_v<T>));
       for_each_strided<2>(shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)},
                           {&out.strides, &in.strides}, {sizeof(T), sizeof(T)},
                           [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {

@@ -29,7 +29,7 @@ double pow(double, double) noexcept __attribute__((simd("notinbranch")));
 #define TERN_SIMD_MATH(...) TERN_PRAGMA(omp simd __VA_ARGS__)
 #endif
 
-// After the declarations above, so that the formulas' calls reach the SIMD-callable ones.
+// The shared formulas, whose libm calls are the functions declared SIMD-callable above.
 #include <tern/backends/scalar_math.h>
 
 namespace tern::cpu {

@@ -499,6 +499,7 @@ void fill(cudaStream_t stream, const Shape& shape, const StridedArg& dst, double
 
 void unary(cudaStream_t stream, UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in, double p0,
            double p1) {
+  const Merged<2> m = merge_dims<2>(shape, {&out.strides, &in.strides});
   visit_host(in.dtype, [&](auto t) {
     using T = typename decltype(t)::type;
     if constexpr (is_real_v<T>) {
@@ -511,14 +512,10 @@ void unary(cudaStream_t stream, UnaryOp op, const Shape& shape, const StridedArg
         p = math::clamp_lo<T>(p0);
         q = math::clamp_hi<T>(p1);
       }
-      launch<2>("unary", stream, merge_dims<2>(shape, {&out.strides, &in.strides}),
-                UnaryFloatOp<T>{out.data, in.data, op, p, q});
+      launch<2>("unary", stream, m, UnaryFloatOp<T>{out.data, in.data, op, p, q});
     } else if constexpr (std::is_integral_v<T>) {
-      TERN_CHECK(op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::sign || op == UnaryOp::logical_not ||
-                     op == UnaryOp::clamp,
-                 "unary", "op not supported for ", dtype_name(dtype_v<T>));
-      launch<2>("unary", stream, merge_dims<2>(shape, {&out.strides, &in.strides}),
-                UnaryIntegerOp<T>{out.data, in.data, op, p0, p1});
+      TERN_CHECK(math::has_integer_unary(op), "unary", "op not supported for ", dtype_name(dtype_v<T>));
+      launch<2>("unary", stream, m, UnaryIntegerOp<T>{out.data, in.data, op, p0, p1});
     } else {
       TERN_FAIL("unary", "no kernel for ", dtype_name(dtype_v<T>), "; convert with to(f32)");
     }
@@ -533,10 +530,7 @@ void binary(cudaStream_t stream, BinaryOp op, const Shape& shape, const StridedA
     if (math::is_comparison(op)) {
       launch<3>("binary", stream, m, CompareOp<T>{out.data, a.data, b.data, op});
     } else if constexpr (!math::is_reduced_v<T> && !std::is_same_v<T, bool>) {
-      const bool supported =
-          op == BinaryOp::add || op == BinaryOp::sub || op == BinaryOp::mul ||
-          (is_real_v<T> && (op == BinaryOp::div || op == BinaryOp::gelu_backward || op == BinaryOp::gelu_erf_backward));
-      TERN_CHECK(supported, "binary", "unsupported op for ", dtype_name(dtype_v<T>));
+      TERN_CHECK(math::has_arith<T>(op), "binary", "unsupported op for ", dtype_name(dtype_v<T>));
       launch<3>("binary", stream, m, ArithOp<T>{out.data, a.data, b.data, op});
     } else {
       TERN_FAIL("binary", "no arithmetic kernel for ", dtype_name(dtype_v<T>));

@@ -11,7 +11,10 @@
 
 #include <tern/backends/scalar_math.h>
 
+#include "../test_util.h"
+
 using namespace tern;
+using testutil::error_of;
 
 namespace {
 
@@ -186,4 +189,30 @@ TEST(ScalarMath, ComparisonsOnReducedTypesGoThroughFloat) {
   EXPECT_FALSE(math::compare(BinaryOp::add, 1, 1));  // not a comparison
   EXPECT_TRUE(math::is_comparison(BinaryOp::ge));
   EXPECT_FALSE(math::is_comparison(BinaryOp::gelu_backward));
+}
+
+// The CPU refuses an op its dtype lacks before its loops, whose OpenMP threads an exception
+// cannot leave: a tensor large enough to be split raises as an empty one does (the CUDA
+// launchers check the same tables).
+TEST(ScalarMath, BackendRefusesAnOpItsDTypeLacksBeforeTheLoop) {
+  EXPECT_TRUE(math::has_arith<int32_t>(BinaryOp::mul));
+  EXPECT_FALSE(math::has_arith<int64_t>(BinaryOp::div));
+  EXPECT_TRUE(math::has_arith<double>(BinaryOp::gelu_erf_backward));
+  EXPECT_TRUE(math::has_integer_unary(UnaryOp::clamp));
+  EXPECT_FALSE(math::has_integer_unary(UnaryOp::exp));
+
+  const int saved = num_threads();
+  set_num_threads(2);
+  Backend& cpu = backend_for(kCPU, "test");
+  for (const int64_t n : {int64_t{0}, int64_t{1} << 17}) {
+    std::vector<int32_t> a(n + 1), out(n + 1);
+    std::vector<float> f(n + 1);
+    const Shape shape{n};
+    const StridedArg ia{a.data(), kInt32, {1}}, io{out.data(), kInt32, {1}}, fa{f.data(), kFloat32, {1}};
+    EXPECT_EQ(error_of([&] { cpu.binary(BinaryOp::div, shape, io, ia, ia); }), "[binary] unsupported op for i32");
+    EXPECT_EQ(error_of([&] { cpu.unary(UnaryOp::exp, shape, io, ia, 0, 0); }), "[unary] op not supported for i32");
+    EXPECT_EQ(error_of([&] { cpu.unary(UnaryOp::logical_not, shape, fa, fa, 0, 0); }),
+              "[unary] op not supported for floating point");
+  }
+  set_num_threads(saved);
 }
