@@ -1,10 +1,9 @@
-// Elementwise kernels: copy with conversion, fill, binary ops, where. The unary
-// math loops are in unary_math.cpp. Built with -fno-math-errno so that GELU's
-// backward vectorises its tanh (vmath.h).
+// Elementwise kernels: copy with conversion, fill, binary ops, where, over the scalar formulas of
+// backends/scalar_math.h. The unary math loops are in unary_math.cpp. Built with
+// -fno-math-errno so that GELU's backward vectorises its tanh (vmath.h).
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
-#include <limits>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -17,36 +16,8 @@ namespace {
 
 template <typename T>
 constexpr bool is_real_v = std::is_same_v<T, float> || std::is_same_v<T, double>;
-template <typename T>
-constexpr bool is_reduced_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
-
-// Conversion with defined behaviour for every input: NaN -> 0 and saturation when
-// a float goes to an integer type (a plain cast would be undefined).
-template <typename D, typename S>
-inline D convert(S v) {
-  if constexpr (std::is_same_v<D, S>) {
-    return v;
-  } else if constexpr (std::is_same_v<D, bool>) {
-    if constexpr (is_reduced_v<S>)
-      return static_cast<float>(v) != 0.0f;
-    else
-      return v != S(0);
-  } else if constexpr (is_reduced_v<S>) {
-    return convert<D>(static_cast<float>(v));
-  } else if constexpr (is_reduced_v<D>) {
-    return D(static_cast<float>(v));
-  } else if constexpr (std::is_integral_v<D> && std::is_floating_point_v<S>) {
-    if (std::isnan(v)) return D(0);
-    constexpr double lo = static_cast<double>(std::numeric_limits<D>::min());
-    constexpr double hi = static_cast<double>(std::numeric_limits<D>::max());
-    const double d = static_cast<double>(v);
-    if (d <= lo) return std::numeric_limits<D>::min();
-    if (d >= hi) return std::numeric_limits<D>::max();
-    return static_cast<D>(d);
-  } else {
-    return static_cast<D>(v);
-  }
-}
+using math::convert;
+using math::is_reduced_v;
 
 template <typename T>
 inline T load(const char* p) {
@@ -56,79 +27,47 @@ inline T load(const char* p) {
     return *reinterpret_cast<const T*>(p);
 }
 
-// Integer arithmetic wraps (through unsigned) instead of overflowing into UB.
-template <typename T, typename F>
-inline T wrap_int(T a, T b, F f) {
-  using U = std::make_unsigned_t<T>;
-  return static_cast<T>(f(static_cast<U>(a), static_cast<U>(b)));
-}
-
-// d/dx of tanh-approximated GELU at x, times the incoming gradient gy.
-template <typename T>
-inline T gelu_grad(T x, T gy) {
-  constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
-  constexpr T c = T(0.044715);
-  const T x2 = x * x;
-  const T th = vtanh(k * (x + c * x2 * x));
-  const T du = k * (T(1) + T(3) * c * x2);
-  return gy * (T(0.5) * (T(1) + th) + T(0.5) * x * (T(1) - th * th) * du);
-}
-
-// The same for the exact GELU: Phi(x) + x * phi(x).
-template <typename T>
-inline T gelu_erf_grad(T x, T gy) {
-  constexpr T r = T(0.7071067811865476);   // 1/sqrt(2)
-  constexpr T c = T(0.3989422804014327);   // 1/sqrt(2 pi)
-  const T cdf = T(0.5) * (T(1) + verf(x * r));
-  const T pdf = c * vexp(T(-0.5) * x * x);
-  return gy * (cdf + x * pdf);
-}
-
 template <typename T>
 inline T arith(BinaryOp op, T a, T b) {
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     switch (op) {
-      case BinaryOp::add: return wrap_int(a, b, [](auto x, auto y) { return x + y; });
-      case BinaryOp::sub: return wrap_int(a, b, [](auto x, auto y) { return x - y; });
-      case BinaryOp::mul: return wrap_int(a, b, [](auto x, auto y) { return x * y; });
+      case BinaryOp::add:
+        return math::add(a, b);
+      case BinaryOp::sub:
+        return math::sub(a, b);
+      case BinaryOp::mul:
+        return math::mul(a, b);
       default: break;
     }
   } else if constexpr (is_real_v<T>) {
     switch (op) {
-      case BinaryOp::add: return a + b;
-      case BinaryOp::sub: return a - b;
-      case BinaryOp::mul: return a * b;
-      case BinaryOp::div: return a / b;
-      case BinaryOp::gelu_backward: return gelu_grad(a, b);
-      case BinaryOp::gelu_erf_backward: return gelu_erf_grad(a, b);
+      case BinaryOp::add:
+        return math::add(a, b);
+      case BinaryOp::sub:
+        return math::sub(a, b);
+      case BinaryOp::mul:
+        return math::mul(a, b);
+      case BinaryOp::div:
+        return math::div(a, b);
+      case BinaryOp::gelu_backward:
+        return math::gelu_backward(a, b);
+      case BinaryOp::gelu_erf_backward:
+        return math::gelu_erf_backward(a, b);
       default: break;
     }
   }
   TERN_FAIL("binary", "unsupported op for ", dtype_name(dtype_v<T>));
 }
 
-template <typename T>
-inline bool compare(BinaryOp op, T a, T b) {
-  if constexpr (is_reduced_v<T>) {
-    return compare(op, static_cast<float>(a), static_cast<float>(b));
-  } else {
-    switch (op) {
-      case BinaryOp::eq: return a == b;
-      case BinaryOp::ne: return a != b;
-      case BinaryOp::lt: return a < b;
-      case BinaryOp::le: return a <= b;
-      case BinaryOp::gt: return a > b;
-      case BinaryOp::ge: return a >= b;
-      default: return false;
-    }
-  }
-}
-
-bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq && op <= BinaryOp::ge; }
+using math::compare;
+using math::is_comparison;
 
 template <typename T>
 void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& a,
                   const StridedArg& b) {
+  // Here rather than in the loop, which may run on several threads: an exception must not
+  // leave an OpenMP region (it would end the process).
+  TERN_CHECK(math::has_arith<T>(op), "binary", "unsupported op for ", dtype_name(dtype_v<T>));
   const size_t es = sizeof(T);
   for_each_strided<3>(
       shape, {static_cast<char*>(out.data), static_cast<char*>(a.data), static_cast<char*>(b.data)},
@@ -146,14 +85,14 @@ void binary_arith(BinaryOp op, const Shape& shape, const StridedArg& out, const 
             case BinaryOp::gelu_backward:
               if constexpr (is_real_v<T>) {
                 TERN_SIMD_MATH()
-                for (int64_t i = 0; i < n; ++i) o[i] = gelu_grad(x[i], y[i]);
+                for (int64_t i = 0; i < n; ++i) o[i] = math::gelu_backward(x[i], y[i]);
                 return;
               }
               break;
             case BinaryOp::gelu_erf_backward:
               if constexpr (is_real_v<T>) {
                 TERN_SIMD_MATH()
-                for (int64_t i = 0; i < n; ++i) o[i] = gelu_erf_grad(x[i], y[i]);
+                for (int64_t i = 0; i < n; ++i) o[i] = math::gelu_erf_backward(x[i], y[i]);
                 return;
               }
               break;
@@ -252,7 +191,10 @@ void CpuBackend::fill(const Shape& shape, const StridedArg& dst, double value) {
 
 void CpuBackend::unary(UnaryOp op, const Shape& shape, const StridedArg& out, const StridedArg& in,
                        double p0, double p1) {
+  // Unsupported ops are refused before the loops, which may run on several threads: an
+  // exception must not leave an OpenMP region (it would end the process).
   if (in.dtype == kFloat32 || in.dtype == kFloat64) {
+    TERN_CHECK(op != UnaryOp::logical_not, "unary", "op not supported for floating point");
     const size_t es = dtype_size(in.dtype);
     const DType dt = in.dtype;
     for_each_strided<2>(shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)},
@@ -265,28 +207,35 @@ void CpuBackend::unary(UnaryOp op, const Shape& shape, const StridedArg& out, co
   visit_dtype(in.dtype, [&](auto t0) {
     using T = decltype(t0);
     if constexpr (std::is_integral_v<T>) {
-      for_each_strided<2>(
-          shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)}, {&out.strides, &in.strides},
-          {sizeof(T), sizeof(T)}, [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
-            using U = std::make_unsigned_t<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>>;
-            for (int64_t i = 0; i < n; ++i) {
-              const T x = load<T>(p[1] + i * s[1]);
-              T y = x;
-              switch (op) {
-                case UnaryOp::neg: y = static_cast<T>(U(0) - static_cast<U>(x)); break;
-                case UnaryOp::abs: y = x < T(0) ? static_cast<T>(U(0) - static_cast<U>(x)) : x; break;
-                case UnaryOp::sign: y = static_cast<T>((T(0) < x) - (x < T(0))); break;
-                case UnaryOp::logical_not: y = static_cast<T>(!x); break;
-                case UnaryOp::clamp: {
-                  if (!std::isnan(p0) && static_cast<double>(y) < p0) y = convert<T>(std::ceil(p0));
-                  if (!std::isnan(p1) && static_cast<double>(y) > p1) y = convert<T>(std::floor(p1));
-                  break;
-                }
-                default: TERN_FAIL("unary", "op not supported for ", dtype_name(dtype_v<T>));
-              }
-              *reinterpret_cast<T*>(p[0] + i * s[0]) = y;
-            }
-          });
+      TERN_CHECK(math::has_integer_unary(op), "unary", "op not supported for ", dtype_name(dtype_v<T>));
+      for_each_strided<2>(shape, {static_cast<char*>(out.data), static_cast<char*>(in.data)},
+                          {&out.strides, &in.strides}, {sizeof(T), sizeof(T)},
+                          [=](std::array<char*, 2> p, std::array<int64_t, 2> s, int64_t n) {
+                            for (int64_t i = 0; i < n; ++i) {
+                              const T x = load<T>(p[1] + i * s[1]);
+                              T y = x;
+                              switch (op) {
+                                case UnaryOp::neg:
+                                  y = math::neg(x);
+                                  break;
+                                case UnaryOp::abs:
+                                  y = math::abs_integer(x);
+                                  break;
+                                case UnaryOp::sign:
+                                  y = math::sign(x);
+                                  break;
+                                case UnaryOp::logical_not:
+                                  y = math::logical_not(x);
+                                  break;
+                                case UnaryOp::clamp:
+                                  y = math::clamp_integer(x, p0, p1);
+                                  break;
+                                default:
+                                  TERN_FAIL("unary", "op not supported for ", dtype_name(dtype_v<T>));
+                              }
+                              *reinterpret_cast<T*>(p[0] + i * s[0]) = y;
+                            }
+                          });
     } else {
       TERN_FAIL("unary", "no kernel for ", dtype_name(dtype_v<T>), "; convert with to(f32)");
     }

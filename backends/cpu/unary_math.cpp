@@ -1,9 +1,7 @@
-// f32/f64 unary math. Built with -fno-math-errno, and the libm functions are
-// declared SIMD-callable, so GCC vectorises exp/log/tanh/pow through glibc's
-// libmvec (a few ulp, like torch's vectorised CPU kernels).
-
-#include <cmath>
-#include <limits>
+// f32/f64 unary math: the formulas of backends/scalar_math.h over strided runs. Built with
+// -fno-math-errno, and the libm functions are declared SIMD-callable (vmath.h), so GCC
+// vectorises exp/log/tanh/pow through glibc's libmvec (a few ulp, like torch's vectorised CPU
+// kernels).
 
 #include "cpu_backend.h"
 #include "vmath.h"
@@ -25,44 +23,51 @@ inline void run(char* out, int64_t os, const char* in, int64_t is, int64_t n, F 
   }
 }
 
+// Each case hands run() one formula of backends/scalar_math.h, so that the switch stays out of
+// the loop and the contiguous loop vectorises.
 template <typename T>
 void unary_run(UnaryOp op, char* o, int64_t os, const char* x, int64_t is, int64_t n, double p0,
                double p1) {
   switch (op) {
-    case UnaryOp::neg: return run<T>(o, os, x, is, n, [](T v) { return -v; });
-    case UnaryOp::exp: return run<T>(o, os, x, is, n, [](T v) { return vexp(v); });
-    case UnaryOp::log: return run<T>(o, os, x, is, n, [](T v) { return vlog(v); });
-    case UnaryOp::sqrt: return run<T>(o, os, x, is, n, [](T v) { return std::sqrt(v); });
-    case UnaryOp::rsqrt: return run<T>(o, os, x, is, n, [](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::abs: return run<T>(o, os, x, is, n, [](T v) { return std::fabs(v); });
+    case UnaryOp::neg:
+      return run<T>(o, os, x, is, n, [](T v) { return math::neg(v); });
+    case UnaryOp::exp:
+      return run<T>(o, os, x, is, n, [](T v) { return math::exp(v); });
+    case UnaryOp::log:
+      return run<T>(o, os, x, is, n, [](T v) { return math::log(v); });
+    case UnaryOp::sqrt:
+      return run<T>(o, os, x, is, n, [](T v) { return math::sqrt(v); });
+    case UnaryOp::rsqrt:
+      return run<T>(o, os, x, is, n, [](T v) { return math::rsqrt(v); });
+    case UnaryOp::abs:
+      return run<T>(o, os, x, is, n, [](T v) { return math::abs(v); });
     case UnaryOp::sign:
-      return run<T>(o, os, x, is, n, [](T v) { return v > T(0) ? T(1) : (v < T(0) ? T(-1) : v); });
-    case UnaryOp::tanh: return run<T>(o, os, x, is, n, [](T v) { return vtanh(v); });
-    case UnaryOp::relu: return run<T>(o, os, x, is, n, [](T v) { return v < T(0) ? T(0) : v; });
+      return run<T>(o, os, x, is, n, [](T v) { return math::sign(v); });
+    case UnaryOp::tanh:
+      return run<T>(o, os, x, is, n, [](T v) { return math::tanh(v); });
+    case UnaryOp::relu:
+      return run<T>(o, os, x, is, n, [](T v) { return math::relu(v); });
     case UnaryOp::gelu:
-      return run<T>(o, os, x, is, n, [](T v) {
-        constexpr T k = T(0.7978845608028654);  // sqrt(2/pi)
-        return T(0.5) * v * (T(1) + vtanh(k * (v + T(0.044715) * v * v * v)));
-      });
+      return run<T>(o, os, x, is, n, [](T v) { return math::gelu(v); });
     case UnaryOp::gelu_erf:
-      return run<T>(o, os, x, is, n, [](T v) {
-        constexpr T r = T(0.7071067811865476);  // 1/sqrt(2)
-        return T(0.5) * v * (T(1) + verf(v * r));
-      });
+      return run<T>(o, os, x, is, n, [](T v) { return math::gelu_erf(v); });
     case UnaryOp::sigmoid:
-      return run<T>(o, os, x, is, n, [](T v) { return T(1) / (T(1) + vexp(-v)); });
-    case UnaryOp::round: return run<T>(o, os, x, is, n, [](T v) { return std::nearbyint(v); });
+      return run<T>(o, os, x, is, n, [](T v) { return math::sigmoid(v); });
+    case UnaryOp::round:
+      return run<T>(o, os, x, is, n, [](T v) { return math::round(v); });
     case UnaryOp::pow: {
+      // math::pow's short forms, chosen once here: with a constant p each folds to its one
+      // branch, and the general loop calls pow_any without a branch, so that it vectorises.
       const T p = static_cast<T>(p0);
-      if (p == T(2)) return run<T>(o, os, x, is, n, [](T v) { return v * v; });
-      if (p == T(1)) return run<T>(o, os, x, is, n, [](T v) { return v; });
-      if (p == T(0.5)) return run<T>(o, os, x, is, n, [](T v) { return std::sqrt(v); });
-      return run<T>(o, os, x, is, n, [p](T v) { return vpow(v, p); });
+      if (p == T(2)) return run<T>(o, os, x, is, n, [](T v) { return math::pow(v, T(2)); });
+      if (p == T(1)) return run<T>(o, os, x, is, n, [](T v) { return math::pow(v, T(1)); });
+      if (p == T(0.5)) return run<T>(o, os, x, is, n, [](T v) { return math::pow(v, T(0.5)); });
+      return run<T>(o, os, x, is, n, [p](T v) { return math::pow_any(v, p); });
     }
     case UnaryOp::clamp: {
-      const T lo = std::isnan(p0) ? -std::numeric_limits<T>::infinity() : static_cast<T>(p0);
-      const T hi = std::isnan(p1) ? std::numeric_limits<T>::infinity() : static_cast<T>(p1);
-      return run<T>(o, os, x, is, n, [lo, hi](T v) { return v < lo ? lo : (v > hi ? hi : v); });
+      const T lo = math::clamp_lo<T>(p0);
+      const T hi = math::clamp_hi<T>(p1);
+      return run<T>(o, os, x, is, n, [lo, hi](T v) { return math::clamp(v, lo, hi); });
     }
     case UnaryOp::logical_not: break;
   }

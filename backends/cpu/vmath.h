@@ -1,6 +1,7 @@
 #pragma once
 // libm functions declared SIMD-callable so that GCC vectorises loops over them
-// through glibc's libmvec. Files including this are built with -fno-math-errno.
+// through glibc's libmvec, including loops over the shared formulas of
+// backends/scalar_math.h. Files including this are built with -fno-math-errno.
 
 #include <cmath>
 
@@ -28,15 +29,19 @@ double pow(double, double) noexcept __attribute__((simd("notinbranch")));
 #define TERN_SIMD_MATH(...) TERN_PRAGMA(omp simd __VA_ARGS__)
 #endif
 
+// The shared formulas, whose libm calls are the functions declared SIMD-callable above.
+#include <tern/backends/scalar_math.h>
+
 namespace tern::cpu {
-inline float vexp(float x) { return ::expf(x); }
-inline double vexp(double x) { return ::exp(x); }
-inline float vlog(float x) { return ::logf(x); }
-inline double vlog(double x) { return ::log(x); }
-inline float vtanh(float x) { return ::tanhf(x); }
-inline double vtanh(double x) { return ::tanh(x); }
-inline float verf(float x) { return ::erff(x); }
-inline double verf(double x) { return ::erf(x); }
-inline float vpow(float x, float p) { return ::powf(x, p); }
-inline double vpow(double x, double p) { return ::pow(x, p); }
+// The libm calls of the CPU kernels outside the shared formulas (softmax, cross-entropy).
+inline float vexp(float x) { return math::exp(x); }
+inline double vexp(double x) { return math::exp(x); }
+inline float vlog(float x) { return math::log(x); }
+inline double vlog(double x) { return math::log(x); }
+inline float vtanh(float x) { return math::tanh(x); }
+inline double vtanh(double x) { return math::tanh(x); }
+inline float verf(float x) { return math::erf(x); }
+inline double verf(double x) { return math::erf(x); }
+inline float vpow(float x, float p) { return math::pow_any(x, p); }
+inline double vpow(double x, double p) { return math::pow_any(x, p); }
 }  // namespace tern::cpu
