@@ -40,13 +40,9 @@ void check_cublas(cublasStatus_t st, const char* what) {
   TERN_CHECK(st == CUBLAS_STATUS_SUCCESS, "gemm", what, " failed: ", cublas("gemm").status_string(st));
 }
 
-// Makes `device` current for this thread; cheap when it already is.
-void activate(int device) {
-  thread_local int current = -1;
-  if (current == device) return;
-  check_cuda(cudaSetDevice(device), "cuda", "cudaSetDevice");
-  current = device;
-}
+// Makes `device` current for this thread. Not cached: other code (the NCCL group, a user's
+// own CUDA calls) may switch devices behind tern's back, and the runtime's own check is cheap.
+void activate(int device) { check_cuda(cudaSetDevice(device), "cuda", "cudaSetDevice"); }
 
 // Blocks come from the device's memory pool through cudaMallocAsync and go back through
 // cudaFreeAsync, both on the backend's stream: a freed block is reused only by work queued
