@@ -8,6 +8,7 @@
 #include <tern/backends/backend.h>
 #include <tern/backends/comm/process_group.h>
 #include <tern/backends/cuda.h>
+#include <tern/backends/profile.h>
 #include <tern/core/autocast.h>
 #include <tern/core/dtype.h>
 #include <tern/core/device.h>

@@ -5,8 +5,11 @@
 #include <tern/backends/backend.h>
 #include <tern/core/error.h>
 
+#include <tern/backends/profile.h>
+
 #include "cpu/cpu_backend.h"
 #include "cuda/cuda_backend.h"
+#include "profiling_backend.h"
 
 namespace tern {
 
@@ -19,7 +22,9 @@ std::atomic<bool>& tf32_allowed() {
 
 }  // namespace
 
-Backend& backend_for(Device device, const char* op) {
+namespace {
+
+Backend& plain_backend_for(Device device, const char* op) {
   if (device.is_cpu()) return cpu::cpu_backend();
 #ifndef TERN_WITH_CUDA
   TERN_FAIL(op, "tern was built without CUDA support (device ", device, ")");
@@ -30,6 +35,13 @@ Backend& backend_for(Device device, const char* op) {
              " CUDA device(s) found");
   return gpu::device_backend(device.index);
 #endif
+}
+
+}  // namespace
+
+Backend& backend_for(Device device, const char* op) {
+  Backend& b = plain_backend_for(device, op);
+  return profiling_enabled() ? detail::profiled(b) : b;
 }
 
 void set_matmul_precision(const std::string& precision) {

@@ -109,7 +109,25 @@ Tensor matmul_nd(const Tensor& a_f, const Tensor& b_f, std::optional<DType> redu
     }
     return step.value_or(0);
   };
-  const auto lsa = linear_stride(sta), lsb = linear_stride(stb);
+  auto lsa = linear_stride(sta), lsb = linear_stride(stb);
+  if (!a.device().is_cpu() && (!lsa || !lsb)) {
+    // On a GPU one batched launch beats a launch per product, even after copying an operand
+    // whose batch is not evenly spaced (attention's heads, viewed out of the qkv projection).
+    if (!lsa) {
+      av = av.contiguous();
+      la = blas_layout(M, K, av.stride(-2), av.stride(-1));
+      sta = batch_strides(av);
+      pa = static_cast<char*>(av.raw_data());
+      lsa = linear_stride(sta);
+    }
+    if (!lsb) {
+      bv = bv.contiguous();
+      lb = blas_layout(K, N, bv.stride(-2), bv.stride(-1));
+      stb = batch_strides(bv);
+      pb = static_cast<char*>(bv.raw_data());
+      lsb = linear_stride(stb);
+    }
+  }
   if (lsa && lsb) {
     be.gemm_batched(types, la->trans, lb->trans, M, N, K, 1.0, pa, la->ld, pb, lb->ld, 0.0, po, N,
                     GemmBatch{nb, *lsa, *lsb, M * N});
