@@ -47,13 +47,13 @@ TERN_HD T clamp_to(T x, T lo, T hi) {
 // the host for either device.
 template <typename T>
 struct AdamWCoeffs {
-  T decay;       // 1 - lr * wd
-  T w1;          // 1 - beta1, lerp's weight
+  T decay;        // 1 - lr * wd
+  T w1;           // 1 - beta1, lerp's weight
   bool w1_small;  // lerp's branch: |w1| < 0.5
-  T w1_rest;     // 1 - w1, in T, for the other branch
-  T b2, w2;      // beta2, 1 - beta2
-  T step_size;   // lr / (1 - beta1^step)
-  T bc2_sqrt;    // sqrt(1 - beta2^step)
+  T w1_rest;      // 1 - w1, in T, for the other branch
+  T b2, w2;       // beta2, 1 - beta2
+  T step_size;    // lr / (1 - beta1^step)
+  T bc2_sqrt;     // sqrt(1 - beta2^step)
   T eps;
 };
 

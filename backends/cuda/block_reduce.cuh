@@ -91,6 +91,38 @@ __device__ __forceinline__ T group_reduce(T v, Combine combine) {
   }
 }
 
+// ---- Row kernels: a group of kThreads threads (a warp, or the whole kRowBlock-thread block)
+// reduces each row, and a block holds kRowBlock / kThreads groups.
+
+inline constexpr int kRowBlock = 256;
+// Rows up to this long get a warp each, longer ones a block.
+inline constexpr int64_t kWarpRowMax = 1024;
+
+// The first row of this thread's group, and the step to its next row. The bounds of a loop
+// over them are uniform over the group, as group_reduce needs.
+template <int kThreads>
+__device__ __forceinline__ int64_t group_first_row() {
+  return static_cast<int64_t>(blockIdx.x) * (kRowBlock / kThreads) + threadIdx.x / kThreads;
+}
+template <int kThreads>
+__device__ __forceinline__ int64_t group_row_step() {
+  return static_cast<int64_t>(gridDim.x) * (kRowBlock / kThreads);
+}
+template <int kThreads>
+__device__ __forceinline__ int group_lane() {
+  return static_cast<int>(threadIdx.x) % kThreads;
+}
+
+// Calls Launch<kThreads>::run(stream, blocks, args...) with a warp per row for rows of up to
+// kWarpRowMax entries and a block per row for longer ones: a choice made from the shape only.
+template <template <int> class Launch, typename... Args>
+void launch_rows(cudaStream_t stream, int64_t rows, int64_t len, const Args&... args) {
+  if (len <= kWarpRowMax)
+    Launch<kWarpSize>::run(stream, blocks_for(rows, kRowBlock / kWarpSize), args...);
+  else
+    Launch<kRowBlock>::run(stream, blocks_for(rows, 1), args...);
+}
+
 struct Plus {
   template <typename T>
   __device__ __forceinline__ T operator()(T a, T b) const {

@@ -24,8 +24,8 @@ using detail::DeviceScratch;
 
 constexpr int kBlock = 256;
 
-__global__ void __launch_bounds__(kBlock) find_bad_indices(const int64_t* idx, int64_t n, int64_t limit,
-                                                           int64_t* first) {
+__global__ void __launch_bounds__(kBlock)
+    find_bad_indices(const int64_t* idx, int64_t n, int64_t limit, int64_t* first) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t k = idx[i];
@@ -148,25 +148,25 @@ void index_add(cudaStream_t stream, DType dtype, void* dst, const int64_t* idx, 
   iota<<<blocks_for(n, kBlock), kBlock, 0, stream>>>(order_in.as<int64_t>(), n);
   check_launch("index_add");
   size_t temp_bytes = 0;
-  detail::check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, idx, keys.as<int64_t>(),
-                                                     order_in.as<int64_t>(), order.as<int64_t>(), n, 0, end_bit,
-                                                     stream),
-                     "index_add", "cub::DeviceRadixSort::SortPairs");
+  detail::check_cuda(
+      cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, idx, keys.as<int64_t>(), order_in.as<int64_t>(),
+                                      order.as<int64_t>(), n, 0, end_bit, stream),
+      "index_add", "cub::DeviceRadixSort::SortPairs");
   DeviceScratch temp(stream, temp_bytes, "index_add");
-  detail::check_cuda(cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, idx, keys.as<int64_t>(),
-                                                     order_in.as<int64_t>(), order.as<int64_t>(), n, 0, end_bit,
-                                                     stream),
-                     "index_add", "cub::DeviceRadixSort::SortPairs");
+  detail::check_cuda(
+      cub::DeviceRadixSort::SortPairs(temp.as<void>(), temp_bytes, idx, keys.as<int64_t>(), order_in.as<int64_t>(),
+                                      order.as<int64_t>(), n, 0, end_bit, stream),
+      "index_add", "cub::DeviceRadixSort::SortPairs");
   const int threads = inner >= kBlock ? kBlock : static_cast<int>(std::max<int64_t>(32, (inner + 31) / 32 * 32));
   const int64_t items = outer * n;
   if (dtype == kFloat32)
     add_segments<float><<<blocks_for(items, 1), threads, 0, stream>>>(
-        static_cast<float*>(dst), static_cast<const float*>(src), keys.as<int64_t>(), order.as<int64_t>(), dst_dim,
-        n, inner, items);
+        static_cast<float*>(dst), static_cast<const float*>(src), keys.as<int64_t>(), order.as<int64_t>(), dst_dim, n,
+        inner, items);
   else
     add_segments<double><<<blocks_for(items, 1), threads, 0, stream>>>(
-        static_cast<double*>(dst), static_cast<const double*>(src), keys.as<int64_t>(), order.as<int64_t>(),
-        dst_dim, n, inner, items);
+        static_cast<double*>(dst), static_cast<const double*>(src), keys.as<int64_t>(), order.as<int64_t>(), dst_dim, n,
+        inner, items);
   check_launch("index_add");
 }
 

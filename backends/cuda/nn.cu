@@ -25,13 +25,14 @@ namespace {
 using detail::blocks_for;
 using detail::ceil_div;
 using detail::DeviceScratch;
+using detail::group_first_row;
+using detail::group_lane;
 using detail::group_reduce;
-using detail::kWarpSize;
+using detail::group_row_step;
+using detail::launch_rows;
 using detail::Plus;
 
-constexpr int kBlock = 256;
-// Rows up to this long get a warp each (eight rows to a block), longer ones a block.
-constexpr int64_t kWarpRowMax = 1024;
+constexpr int kBlock = detail::kRowBlock;
 
 __device__ __forceinline__ float exp_t(float x) { return expf(x); }
 __device__ __forceinline__ double exp_t(double x) { return exp(x); }
@@ -63,29 +64,13 @@ void visit_float(DType dtype, const char* op, F&& f) {
     TERN_FAIL(op, "no kernel for ", dtype);
 }
 
-// Launches kernel<kThreads> over `rows` rows of length `len`: a warp per row for short rows,
-// a block per row for long ones. The choice depends on the shape only.
-template <template <int> class Launch, typename... Args>
-void launch_rows(cudaStream_t stream, int64_t rows, int64_t len, Args&&... args) {
-  if (len <= kWarpRowMax)
-    Launch<kWarpSize>::run(stream, blocks_for(rows, kBlock / kWarpSize), args...);
-  else
-    Launch<kBlock>::run(stream, blocks_for(rows, 1), args...);
-}
-
-// Iterates rows with a group of kThreads threads each: the loop bounds are uniform over a
-// group, as group_reduce needs. `lane` is the thread's index within its group.
-#define TERN_FOR_EACH_ROW(row, rows, kThreads)                                                           \
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * (kBlock / (kThreads)) + threadIdx.x / (kThreads); \
-       row < (rows); row += static_cast<int64_t>(gridDim.x) * (kBlock / (kThreads)))
-
 // ---- softmax / log_softmax
 
 // inner == 1: as the CPU's softmax_row. y holds exp(x - shift) between the passes.
 template <typename T, int kThreads>
 __global__ void __launch_bounds__(kBlock) softmax_rows(bool log, const T* in, T* out, int64_t rows, int64_t d) {
-  const int lane = static_cast<int>(threadIdx.x) % kThreads;
-  TERN_FOR_EACH_ROW(row, rows, kThreads) {
+  const int lane = group_lane<kThreads>();
+  for (int64_t row = group_first_row<kThreads>(); row < rows; row += group_row_step<kThreads>()) {
     const T* x = in + row * d;
     T* y = out + row * d;
     T m = -std::numeric_limits<T>::infinity();
@@ -149,8 +134,8 @@ __global__ void __launch_bounds__(kBlock)
 template <typename T, int kThreads>
 __global__ void __launch_bounds__(kBlock) ln_forward_rows(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd,
                                                           int64_t rows, int64_t cols, double eps) {
-  const int lane = static_cast<int>(threadIdx.x) % kThreads;
-  TERN_FOR_EACH_ROW(row, rows, kThreads) {
+  const int lane = group_lane<kThreads>();
+  for (int64_t row = group_first_row<kThreads>(); row < rows; row += group_row_step<kThreads>()) {
     const T* xr = x + row * cols;
     T* yr = y + row * cols;
     // Two passes (mean, then squared deviations) in double, as the CPU: no cancellation.
@@ -194,8 +179,8 @@ struct LnForwardRows {
 template <typename T, int kThreads>
 __global__ void __launch_bounds__(kBlock) ln_backward_rows(const T* gy, const T* x, const T* w, const T* mean,
                                                            const T* rstd, T* gx, int64_t rows, int64_t cols) {
-  const int lane = static_cast<int>(threadIdx.x) % kThreads;
-  TERN_FOR_EACH_ROW(row, rows, kThreads) {
+  const int lane = group_lane<kThreads>();
+  for (int64_t row = group_first_row<kThreads>(); row < rows; row += group_row_step<kThreads>()) {
     const T* xr = x + row * cols;
     const T* g = gy + row * cols;
     T* o = gx + row * cols;
@@ -230,9 +215,9 @@ struct LnBackwardRows {
 // First pass of gweight / gbias: a thread per column sums rows [c * chunk, (c + 1) * chunk)
 // for c = blockIdx.y into pw / pb [chunks, cols] (either may be null).
 template <typename T>
-__global__ void __launch_bounds__(kBlock) ln_param_partials(const T* gy, const T* x, const T* mean, const T* rstd,
-                                                            double* pw, double* pb, int64_t rows, int64_t cols,
-                                                            int64_t chunk) {
+__global__ void __launch_bounds__(kBlock)
+    ln_param_partials(const T* gy, const T* x, const T* mean, const T* rstd, double* pw, double* pb, int64_t rows,
+                      int64_t cols, int64_t chunk) {
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * chunk;
   const int64_t r1 = rows - r0 < chunk ? rows : r0 + chunk;
   for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols;
@@ -299,10 +284,10 @@ void ln_param_grads(cudaStream_t stream, const T* gy, const T* x, const T* mean,
 // row counts as ignored so that nothing reads out of bounds.
 template <typename T, int kThreads>
 __global__ void __launch_bounds__(kBlock)
-    ce_forward_rows(const T* logits, const int64_t* targets, T* lse, double* row_loss, int64_t* first_bad,
-                    int64_t rows, int64_t classes, int64_t ignore) {
-  const int lane = static_cast<int>(threadIdx.x) % kThreads;
-  TERN_FOR_EACH_ROW(row, rows, kThreads) {
+    ce_forward_rows(const T* logits, const int64_t* targets, T* lse, double* row_loss, int64_t* first_bad, int64_t rows,
+                    int64_t classes, int64_t ignore) {
+  const int lane = group_lane<kThreads>();
+  for (int64_t row = group_first_row<kThreads>(); row < rows; row += group_row_step<kThreads>()) {
     const T* x = logits + row * classes;
     const int64_t t = targets[row];
     const bool bad = t != ignore && (t < 0 || t >= classes);
@@ -335,9 +320,8 @@ constexpr int kTotalBlock = 1024;
 
 // One block: the mean loss over counted rows (NaN when there are none) and their count.
 template <typename T>
-__global__ void __launch_bounds__(kTotalBlock)
-    ce_total(const double* row_loss, const int64_t* targets, T* loss, int64_t* count, int64_t rows, int64_t classes,
-             int64_t ignore) {
+__global__ void __launch_bounds__(kTotalBlock) ce_total(const double* row_loss, const int64_t* targets, T* loss,
+                                                        int64_t* count, int64_t rows, int64_t classes, int64_t ignore) {
   double total = 0;
   long long n = 0;
   for (int64_t r = threadIdx.x; r < rows; r += kTotalBlock) {
@@ -400,8 +384,8 @@ void softmax(cudaStream_t stream, bool log, DType dtype, const void* in, void* o
   });
 }
 
-void layer_norm_forward(cudaStream_t stream, DType dtype, const void* x, const void* weight, const void* bias,
-                        void* y, void* mean, void* rstd, int64_t rows, int64_t cols, double eps) {
+void layer_norm_forward(cudaStream_t stream, DType dtype, const void* x, const void* weight, const void* bias, void* y,
+                        void* mean, void* rstd, int64_t rows, int64_t cols, double eps) {
   visit_float(dtype, "layer_norm", [&](auto t0) {
     using T = decltype(t0);
     if (rows == 0) return;
@@ -423,8 +407,8 @@ void layer_norm_backward(cudaStream_t stream, DType dtype, const void* gy, const
     const T* m = static_cast<const T*>(mean);
     const T* rs = static_cast<const T*>(rstd);
     if (rows > 0) {
-      launch_rows<LnBackwardRows>(stream, rows, cols, g, xs, static_cast<const T*>(weight), m, rs,
-                                  static_cast<T*>(gx), rows, cols);
+      launch_rows<LnBackwardRows>(stream, rows, cols, g, xs, static_cast<const T*>(weight), m, rs, static_cast<T*>(gx),
+                                  rows, cols);
       check_launch("layer_norm");
     }
     if (gweight || gbias)

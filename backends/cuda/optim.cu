@@ -17,9 +17,8 @@ namespace {
 constexpr int kBlock = 256;
 
 template <bool kSmallWeight, typename T>
-__global__ void __launch_bounds__(kBlock)
-    adamw_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m, T* __restrict__ v, int64_t n,
-                 kmath::AdamWCoeffs<T> c) {
+__global__ void __launch_bounds__(kBlock) adamw_kernel(T* __restrict__ p, const T* __restrict__ g, T* __restrict__ m,
+                                                       T* __restrict__ v, int64_t n, kmath::AdamWCoeffs<T> c) {
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     T pi = p[i], mi = m[i], vi = v[i];
@@ -31,8 +30,8 @@ __global__ void __launch_bounds__(kBlock)
 }
 
 template <typename T>
-void launch(cudaStream_t stream, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n,
-            double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step) {
+void launch(cudaStream_t stream, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n, double lr,
+            double beta1, double beta2, double eps, double weight_decay, int64_t step) {
   const auto c = kmath::adamw_coeffs<T>(lr, beta1, beta2, eps, weight_decay, step);
   const unsigned blocks = detail::blocks_for(n, kBlock);
   T* p = static_cast<T*>(param);

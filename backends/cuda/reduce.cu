@@ -186,8 +186,8 @@ __global__ void __launch_bounds__(kBlock)
 
 // A thread per column: its chunk partials, in chunk order.
 template <typename Op, typename T>
-__global__ void __launch_bounds__(kBlock) finish_columns(const typename Op::Acc* partial, T* out, int64_t* idx,
-                                                         int64_t columns, int64_t chunks) {
+__global__ void __launch_bounds__(kBlock)
+    finish_columns(const typename Op::Acc* partial, T* out, int64_t* idx, int64_t columns, int64_t chunks) {
   const Op op{};
   for (int64_t w = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; w < columns;
        w += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -206,11 +206,11 @@ void run(cudaStream_t stream, const T* in, T* out, int64_t* idx, int64_t outer, 
       const int64_t chunks = ceil_div(r, kRowChunk);
       const int64_t parts = outer * chunks;
       DeviceScratch partial(stream, static_cast<size_t>(parts) * sizeof(Acc), "reduce");
-      reduce_rows<Op, kBlock><<<blocks_for(parts, 1), kBlock, 0, stream>>>(
-          RowChunks<Op, T>{in, r, kRowChunk, chunks}, ToPartial<Acc>{partial.as<Acc>()}, parts);
+      reduce_rows<Op, kBlock><<<blocks_for(parts, 1), kBlock, 0, stream>>>(RowChunks<Op, T>{in, r, kRowChunk, chunks},
+                                                                           ToPartial<Acc>{partial.as<Acc>()}, parts);
       check_launch("reduce");
-      reduce_rows<Op, kBlock><<<blocks_for(outer, 1), kBlock, 0, stream>>>(
-          RowPartials<Acc>{partial.as<Acc>(), chunks}, ToOutput<Op, T>{out, idx}, outer);
+      reduce_rows<Op, kBlock><<<blocks_for(outer, 1), kBlock, 0, stream>>>(RowPartials<Acc>{partial.as<Acc>(), chunks},
+                                                                           ToOutput<Op, T>{out, idx}, outer);
       check_launch("reduce");
     } else if (r > kWarpRowMax) {
       reduce_rows<Op, kBlock>
@@ -246,8 +246,8 @@ void run(cudaStream_t stream, const T* in, T* out, int64_t* idx, int64_t outer, 
 
 }  // namespace
 
-void reduce(cudaStream_t stream, ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices,
-            int64_t outer, int64_t r, int64_t inner) {
+void reduce(cudaStream_t stream, ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices, int64_t outer,
+            int64_t r, int64_t inner) {
   visit_dtype(dtype, [&](auto t0) {
     using T = decltype(t0);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
