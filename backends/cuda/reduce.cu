@@ -31,9 +31,8 @@ using detail::ceil_div;
 using detail::DeviceScratch;
 using detail::group_reduce;
 
-constexpr int kBlock = 256;
-// Rows up to this long get a warp each, longer ones a block.
-constexpr int64_t kWarpRowMax = 1024;
+constexpr int kBlock = detail::kRowBlock;
+using detail::kWarpRowMax;
 // inner == 1: fewer rows than this, each longer than kSplitRowMin, are split into chunks.
 constexpr int64_t kFewRows = 256;
 constexpr int64_t kSplitRowMin = int64_t{1} << 16;
@@ -101,15 +100,22 @@ struct ExtremeOp {
   }
 };
 
-// Sources of the values a row reduction walks: `length(row)` values, `at(row, j)` each.
+// Sources of the rows a row reduction walks: view(row) gives the row's length and its
+// values at(j), with the row's offsets worked out once.
+
+template <typename Op, typename T>
+struct ValueView {
+  const T* p;
+  int64_t pos0, length;
+  __device__ typename Op::Acc at(int64_t j) const { return Op::load(p[j], pos0 + j); }
+};
 
 // Output row o of in viewed as [outer, r].
 template <typename Op, typename T>
 struct RowValues {
   const T* in;
   int64_t r;
-  __device__ int64_t length(int64_t) const { return r; }
-  __device__ typename Op::Acc at(int64_t row, int64_t j) const { return Op::load(in[row * r + j], j); }
+  __device__ ValueView<Op, T> view(int64_t row) const { return {in + row * r, 0, r}; }
 };
 
 // Virtual row v = o * chunks + c: chunk c of row o.
@@ -117,14 +123,17 @@ template <typename Op, typename T>
 struct RowChunks {
   const T* in;
   int64_t r, chunk, chunks;
-  __device__ int64_t length(int64_t v) const {
+  __device__ ValueView<Op, T> view(int64_t v) const {
     const int64_t begin = (v % chunks) * chunk;
-    return r - begin < chunk ? r - begin : chunk;
+    return {in + (v / chunks) * r + begin, begin, r - begin < chunk ? r - begin : chunk};
   }
-  __device__ typename Op::Acc at(int64_t v, int64_t j) const {
-    const int64_t pos = (v % chunks) * chunk + j;
-    return Op::load(in[(v / chunks) * r + pos], pos);
-  }
+};
+
+template <typename Acc>
+struct PartialView {
+  const Acc* p;
+  int64_t length;
+  __device__ Acc at(int64_t j) const { return p[j]; }
 };
 
 // The partials of row o, in chunk order.
@@ -132,8 +141,7 @@ template <typename Acc>
 struct RowPartials {
   const Acc* partial;
   int64_t chunks;
-  __device__ int64_t length(int64_t) const { return chunks; }
-  __device__ Acc at(int64_t row, int64_t j) const { return partial[row * chunks + j]; }
+  __device__ PartialView<Acc> view(int64_t row) const { return {partial + row * chunks, chunks}; }
 };
 
 // Destinations of a finished reduction.
@@ -150,18 +158,15 @@ struct ToPartial {
   __device__ void operator()(int64_t w, const Acc& a) const { partial[w] = a; }
 };
 
-// A group of kThreads threads per row; the block holds kBlock / kThreads rows at a time.
+// A group of kThreads threads per row (block_reduce.cuh's row groups).
 template <typename Op, int kThreads, typename Src, typename Dst>
 __global__ void __launch_bounds__(kBlock) reduce_rows(Src src, Dst dst, int64_t rows) {
-  constexpr int kGroups = kBlock / kThreads;
-  const int lane = static_cast<int>(threadIdx.x) % kThreads;
+  const int lane = detail::group_lane<kThreads>();
   const Op op{};
-  // The bounds are uniform over each group, as group_reduce needs.
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kGroups + threadIdx.x / kThreads; row < rows;
-       row += static_cast<int64_t>(gridDim.x) * kGroups) {
-    const int64_t len = src.length(row);
+  for (int64_t row = detail::group_first_row<kThreads>(); row < rows; row += detail::group_row_step<kThreads>()) {
+    const auto v = src.view(row);
     typename Op::Acc acc = Op::identity();
-    for (int64_t j = lane; j < len; j += kThreads) acc = op(acc, src.at(row, j));
+    for (int64_t j = lane; j < v.length; j += kThreads) acc = op(acc, v.at(j));
     acc = group_reduce<kThreads>(acc, op);
     if (lane == 0) dst(row, acc);
   }
