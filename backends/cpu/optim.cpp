@@ -1,7 +1,10 @@
-// The fused AdamW update: one pass over param, grad and both moments. Built with
+// The fused AdamW update: one pass over param, grad and both moments, with the per-element
+// arithmetic of backends/kernel_math.h that the CUDA kernel runs too. Built with
 // -fno-math-errno so that sqrt vectorises.
 
 #include <cmath>
+
+#include <tern/backends/kernel_math.h>
 
 #include "cpu_backend.h"
 #include "loops.h"
@@ -10,38 +13,35 @@ namespace tern::cpu {
 
 namespace {
 
+template <bool kSmallWeight, typename T>
+void adamw_range(T* p, const T* g, T* m, T* v, int64_t b, int64_t end, const kmath::AdamWCoeffs<T>& c) {
+  // Local restrict-qualified pointers and coefficients: without them GCC reloads the
+  // scalars each iteration (a store might alias them) and emits scalar code at a third of
+  // the memory-bound speed.
+  T* __restrict pp = p;
+  const T* __restrict gg = g;
+  T* __restrict mm = m;
+  T* __restrict vv = v;
+  const kmath::AdamWCoeffs<T> cc = c;
+#pragma omp simd
+  for (int64_t i = b; i < end; ++i) {
+    T pi = pp[i], mi = mm[i], vi = vv[i];
+    kmath::adamw_update<kSmallWeight>(pi, gg[i], mi, vi, cc);
+    pp[i] = pi;
+    mm[i] = mi;
+    vv[i] = vi;
+  }
+}
+
 template <typename T>
 void adamw(T* p, const T* g, T* m, T* v, int64_t n, double lr, double beta1, double beta2, double eps, double wd,
            int64_t step) {
-  // Scalars are rounded to T first, as torch's CPU kernels do with Python scalars.
-  const T decay = static_cast<T>(1.0 - lr * wd);
-  const T w1 = static_cast<T>(1.0 - beta1);
-  const T b2 = static_cast<T>(beta2), w2 = static_cast<T>(1.0 - beta2);
-  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-  const T step_size = static_cast<T>(lr / bc1);
-  const T bc2_sqrt = static_cast<T>(std::sqrt(bc2));
-  const T e = static_cast<T>(eps);
-  // Captures by value and restrict-qualified pointers: with neither, GCC reloads the
-  // scalars each iteration (a store might alias them) and emits scalar code at a
-  // third of the memory-bound speed.
+  const kmath::AdamWCoeffs<T> c = kmath::adamw_coeffs<T>(lr, beta1, beta2, eps, wd, step);
   parallel_for(n, kParallelGrain, [=](int64_t b, int64_t end) {
-    T* __restrict pp = p;
-    const T* __restrict gg = g;
-    T* __restrict mm = m;
-    T* __restrict vv = v;
-#pragma omp simd
-    for (int64_t i = b; i < end; ++i) {
-      const T gi = gg[i];
-      T pi = pp[i] * decay;
-      const T mi = mm[i] + w1 * (gi - mm[i]);
-      const T vi = vv[i] * b2 + w2 * gi * gi;
-      const T denom = std::sqrt(vi) / bc2_sqrt + e;
-      pi = pi - step_size * (mi / denom);
-      pp[i] = pi;
-      mm[i] = mi;
-      vv[i] = vi;
-    }
+    if (c.w1_small)
+      adamw_range<true>(p, g, m, v, b, end, c);
+    else
+      adamw_range<false>(p, g, m, v, b, end, c);
   });
 }
 
