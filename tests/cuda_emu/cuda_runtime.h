@@ -1,0 +1,275 @@
+#pragma once
+// A host emulation of the parts of the CUDA runtime and device language that backends/cuda/*.cu use, so that
+// tests/cuda_emu can run the kernels' logic on a machine without a GPU (see CMakeLists.txt here for the build).
+//
+// What it models faithfully enough to test:
+//  * the index math: every block of the grid and every thread of a block runs, with threadIdx, blockIdx,
+//    blockDim and gridDim as CUDA sets them, so grid-stride loops, tails and bounds checks run as on a GPU;
+//  * barriers: emu::launch runs each block's threads as real std::threads, so __syncthreads is a std::barrier
+//    over the block, and a kernel that reads shared memory before the barrier that publishes it can fail here;
+//  * warp shuffles (__shfl_sync, __shfl_down_sync, __shfl_xor_sync) through a per-warp exchange and barrier,
+//    with CUDA's rule that an out-of-range source lane returns the caller's own value;
+//  * static and dynamic shared memory (one block at a time, so a static __shared__ serves every block), atomics
+//    the kernels use, __dp4a, the _rn float intrinsics, and the stream-ordered allocator as malloc/free;
+//  * a deterministic order: blocks run one after another, so results are reproducible run to run.
+//
+// What it cannot tell:
+//  * real memory ordering: std::barrier orders everything, so a missing __threadfence or a race that a GPU's
+//    weaker ordering would expose between warps or blocks can pass here;
+//  * occupancy, register or shared-memory limits, launch-bound violations, speed;
+//  * cub's actual radix sort (cub/device/device_radix_sort.cuh here is a stable std::sort with the same
+//    contract), and the device math library's ulps (expf, erff, ... here are the host libm's).
+//
+// Kernels that never cooperate inside a block (convert.py decides from their source) are launched
+// with emu::launch_serial, which runs the threads one after another on the calling thread: much faster, same
+// index math.
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+// One block runs at a time, so a function-local static is that block's shared memory.
+#define __shared__ static
+using std::isinf;
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3() = default;
+  constexpr dim3(unsigned a, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct uint4 {
+  unsigned x, y, z, w;
+};
+struct uint2 {
+  unsigned x, y;
+};
+struct int4 {
+  int x, y, z, w;
+};
+
+inline thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyDeviceToDevice = 3 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
+using cudaStream_t = void*;
+
+namespace emu {
+// Few SMs, so that the elementwise grid-stride loops go round more than once on small tensors.
+inline int multiprocessors = 1;
+inline std::atomic<long> launches{0};
+
+struct Warp {
+  std::unique_ptr<std::barrier<>> bar;
+  unsigned size = 0;
+  alignas(8) unsigned char buf[32][8];
+};
+struct Block {
+  std::unique_ptr<std::barrier<>> bar;
+  std::vector<Warp> warps;
+  std::vector<unsigned char> dyn;  // dynamic shared memory
+};
+inline thread_local Block* tl_block = nullptr;
+
+// Threads that stay for the whole process and run one block's CUDA threads at a time: starting a thread per CUDA
+// thread per block would cost more than the kernels' work.
+class Pool {
+ public:
+  static Pool& get() {
+    static Pool pool;
+    return pool;
+  }
+
+  // Runs job(t) for t in [0, n) on n workers at once and waits for all of them.
+  template <typename Job>
+  void run(unsigned n, Job& job) {
+    while (workers_.size() < n) {
+      const unsigned id = static_cast<unsigned>(workers_.size());
+      workers_.emplace_back([this, id] { work(id); });
+    }
+    job_ = &job;
+    call_ = [](void* j, unsigned t) { (*static_cast<Job*>(j))(t); };
+    size_ = n;
+    remaining_.store(n);
+    generation_.fetch_add(1);
+    generation_.notify_all();
+    for (unsigned left = remaining_.load(); left != 0; left = remaining_.load()) remaining_.wait(left);
+  }
+
+  ~Pool() {
+    stop_ = true;
+    generation_.fetch_add(1);
+    generation_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  void work(unsigned id) {
+    uint64_t seen = 0;
+    for (;;) {
+      generation_.wait(seen);
+      seen = generation_.load();
+      if (stop_) return;
+      if (id >= size_) continue;
+      call_(job_, id);
+      if (remaining_.fetch_sub(1) == 1) remaining_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<unsigned> remaining_{0};
+  void* job_ = nullptr;
+  void (*call_)(void*, unsigned) = nullptr;
+  unsigned size_ = 0;
+  bool stop_ = false;
+};
+
+// The threads of each block run at once (so barriers and shuffles work), blocks one after another.
+template <typename F>
+void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t, F&& f) {
+  ++launches;
+  const unsigned nt = block.x * block.y * block.z;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        Block b;
+        // Garbage, not zeros: a kernel must write shared memory before reading it.
+        b.dyn.assign(smem + 16, 0xCD);
+        b.bar = std::make_unique<std::barrier<>>(nt);
+        for (unsigned w = 0; w * 32 < nt; ++w) {
+          Warp wp;
+          wp.size = std::min(32u, nt - w * 32);
+          wp.bar = std::make_unique<std::barrier<>>(wp.size);
+          b.warps.push_back(std::move(wp));
+        }
+        auto job = [&](unsigned t) {
+          tl_block = &b;
+          threadIdx = dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
+          blockIdx = dim3(bx, by, bz);
+          blockDim = block;
+          gridDim = grid;
+          f();
+        };
+        Pool::get().run(nt, job);
+      }
+}
+
+// Every thread of every block in turn on the calling thread: for kernels without barriers or shuffles.
+template <typename F>
+void launch_serial(dim3 grid, dim3 block, size_t, cudaStream_t, F&& f) {
+  ++launches;
+  gridDim = grid;
+  blockDim = block;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx)
+        for (unsigned tz = 0; tz < block.z; ++tz)
+          for (unsigned ty = 0; ty < block.y; ++ty)
+            for (unsigned tx = 0; tx < block.x; ++tx) {
+              blockIdx = dim3(bx, by, bz);
+              threadIdx = dim3(tx, ty, tz);
+              f();
+            }
+}
+}  // namespace emu
+
+inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
+inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+inline cudaError_t cudaGetDevice(int* d) {
+  *d = 0;
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
+  *v = emu::multiprocessors;
+  return cudaSuccess;
+}
+inline cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
+  *p = std::malloc(n ? n : 1);
+  return cudaSuccess;
+}
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t) {
+  std::memset(p, v, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
+  std::memmove(d, s, n);
+  return cudaSuccess;
+}
+
+inline void __syncthreads() { emu::tl_block->bar->arrive_and_wait(); }
+
+// Every lane of the warp publishes its value, then reads its source's: two barriers, as all lanes take part.
+template <typename T>
+T emu_shfl(T v, int src_lane) {
+  static_assert(sizeof(T) <= 8);
+  const unsigned t = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+  emu::Warp& w = emu::tl_block->warps[t / 32];
+  std::memcpy(w.buf[t % 32], &v, sizeof(T));
+  w.bar->arrive_and_wait();
+  T r = v;
+  if (src_lane >= 0 && static_cast<unsigned>(src_lane) < w.size) std::memcpy(&r, w.buf[src_lane], sizeof(T));
+  w.bar->arrive_and_wait();
+  return r;
+}
+template <typename T>
+T __shfl_down_sync(unsigned, T v, unsigned delta) {
+  return emu_shfl(v, static_cast<int>(threadIdx.x % 32 + delta));
+}
+template <typename T>
+T __shfl_sync(unsigned, T v, int src) {
+  return emu_shfl(v, src % 32);
+}
+template <typename T>
+T __shfl_xor_sync(unsigned, T v, int mask) {
+  return emu_shfl(v, static_cast<int>((threadIdx.x % 32) ^ mask));
+}
+
+template <typename T>
+T* emu_dyn_smem() {
+  return reinterpret_cast<T*>(emu::tl_block->dyn.data());
+}
+
+inline long long atomicMin(long long* p, long long v) {
+  std::atomic_ref<long long> a(*p);
+  long long old = a.load();
+  while (v < old && !a.compare_exchange_weak(old, v)) {
+  }
+  return old;
+}
+
+inline uint32_t __umulhi(uint32_t a, uint32_t b) { return static_cast<uint32_t>((uint64_t{a} * b) >> 32); }
+inline int __dp4a(int a, int b, int c) {
+  for (int i = 0; i < 4; ++i) c += static_cast<int8_t>(a >> (8 * i)) * static_cast<int8_t>(b >> (8 * i));
+  return c;
+}
+// volatile keeps the compiler from contracting these into an fma, as the _rn intrinsics promise.
+inline float __fmul_rn(float a, float b) {
+  volatile float r = a * b;
+  return r;
+}
+inline float __fadd_rn(float a, float b) {
+  volatile float r = a + b;
+  return r;
+}
+template <typename T>
+T __ldg(const T* p) {
+  return *p;
+}
