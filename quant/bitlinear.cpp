@@ -108,9 +108,10 @@ QuantizedState BitLinear::quantized_state(Packing packing) const {
   QuantizedState s;
   s.packing = packing;
   s.shape = weight.shape();
-  s.packed = pack_ternary(t.values, packing);
+  // The state is host data (bytes, a float scale); a layer on a GPU hands its values over first.
+  s.packed = pack_ternary(t.values.to(kCPU), packing);
   s.scale = t.scale;
-  if (bias.defined()) s.bias = bias.detach().to(kFloat32).clone();
+  if (bias.defined()) s.bias = bias.detach().to(kCPU).to(kFloat32).clone();
   s.weight_sparsity_threshold = opts_.weight_sparsity_threshold;
   return s;
 }

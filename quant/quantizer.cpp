@@ -15,7 +15,8 @@ TernaryWeight BitNetQuantizer::quantize(const Tensor& w) const {
 }
 
 std::vector<uint8_t> BitNetQuantizer::pack(const TernaryWeight& t) const {
-  return pack_ternary(t.values, config_.packing);
+  // Packing is host code; values from a model trained on a GPU come over first.
+  return pack_ternary(t.values.to(kCPU), config_.packing);
 }
 
 TernaryWeight BitNetQuantizer::unpack(const uint8_t* data, size_t nbytes, const Shape& shape, float scale) const {

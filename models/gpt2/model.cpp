@@ -129,8 +129,11 @@ std::vector<int64_t> GPT2::generate(const std::vector<int64_t>& prompt, const Ge
   std::vector<int64_t> seq = prompt;
   std::vector<nn::KVCache> caches;
   const int64_t block = config_.n_positions;
-  auto ids = [](const int64_t* p, int64_t n) {
-    return from_vector(std::vector<int64_t>(p, p + n), {1, n});
+  // The prompt goes where the weights are (wte may be a packed table, so ask the parameters).
+  const auto params = parameters();
+  const Device device = params.empty() ? kCPU : params.front().device();
+  auto ids = [device](const int64_t* p, int64_t n) {
+    return from_vector(std::vector<int64_t>(p, p + n), {1, n}).to(device);
   };
   // Prefill with (the last block of) the prompt.
   int64_t ctx = std::min<int64_t>(static_cast<int64_t>(seq.size()), block);

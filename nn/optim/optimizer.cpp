@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 #include <numbers>
+#include <optional>
 
 #include <tern/autograd/grad_mode.h>
 #include <tern/backends/backend.h>
@@ -244,8 +245,26 @@ void SGD::load_state_dict(const NamedTensors& state) {
 
 // ---- clipping and schedules
 
+namespace {
+
+// The device all defined gradients share (the CPU when there are none).
+Device gradient_device(const std::vector<Tensor>& params) {
+  std::optional<Device> d;
+  for (auto& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    TERN_CHECK(!d || *d == g.device(), "clip_grad_norm", "gradients on ", *d, " and ", g.device(),
+               "; clip each device's parameters on their own");
+    d = g.device();
+  }
+  return d.value_or(kCPU);
+}
+
+}  // namespace
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   TERN_CHECK(max_norm > 0, "clip_grad_norm", "max_norm must be positive, got ", max_norm);
+  if (!gradient_device(params).is_cpu()) return clip_grad_norm_on_device(params, max_norm).item<double>();
   NoGradGuard ng;
   double total_sq = 0;
   for (auto& p : params) {
@@ -261,6 +280,27 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
       Tensor g = p.grad();
       if (g.defined()) g.mul_(coef);
     }
+  return total;
+}
+
+Tensor clip_grad_norm_on_device(const std::vector<Tensor>& params, double max_norm) {
+  TERN_CHECK(max_norm > 0, "clip_grad_norm", "max_norm must be positive, got ", max_norm);
+  const Device device = gradient_device(params);
+  if (device.is_cpu()) return scalar_tensor(clip_grad_norm(params, max_norm), kFloat64);
+  NoGradGuard ng;
+  std::vector<Tensor> norms;
+  for (auto& p : params) {
+    const Tensor g = p.grad();
+    if (g.defined()) norms.push_back(norm(g).to(kFloat64));
+  }
+  const Tensor n = stack(norms);
+  const Tensor total = sqrt(sum(mul(n, n)));
+  // Multiplying by exactly 1 under the limit leaves the gradients as the CPU's branch does.
+  const Tensor coef = clamp(rdiv(max_norm, add(total, 1e-6)), std::nullopt, 1.0);
+  for (auto& p : params) {
+    Tensor g = p.grad();
+    if (g.defined()) g.mul_(coef.to(g.dtype()));
+  }
   return total;
 }
 

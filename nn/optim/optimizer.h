@@ -114,6 +114,10 @@ class SGD : public Optimizer {
 // Scales all gradients together so that their global L2 norm is at most max_norm
 // (torch.nn.utils.clip_grad_norm_). Returns the norm before clipping.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same without waiting for a GPU: the norm stays a 0-d f64 tensor on the gradients' device
+// and the scale min(1, max_norm / (norm + 1e-6)) is applied there, so a training step reads
+// nothing back for clipping. Gradients on the CPU get clip_grad_norm, bit for bit.
+Tensor clip_grad_norm_on_device(const std::vector<Tensor>& params, double max_norm);
 
 class LRSchedule {
  public:

@@ -67,6 +67,7 @@ struct TrainOptions {
   int64_t checkpoint_interval = 500;  // 0 = only at the end (and on Ctrl-C)
   uint64_t seed = 1337;
   std::string device = "cpu";
+  bool tf32 = false;  // fp32 matrix products on a GPU in TF32 (set_matmul_precision("high")); the CPU ignores it
   std::string out = "out";
   bool resume = false;
   bool overwrite = false;  // allow a fresh run into an --out that already holds a checkpoint

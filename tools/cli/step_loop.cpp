@@ -30,7 +30,7 @@ double optimizer_step(const StepParts& p, double lr) {
       scaled.backward();
   }
   if (p.ranks) p.ranks->finish_gradients();  // before clipping, whose norm is then the global one
-  if (p.grad_clip > 0) nn::optim::clip_grad_norm(p.params, p.grad_clip);
+  if (p.grad_clip > 0) nn::optim::clip_grad_norm_on_device(p.params, p.grad_clip);
   p.opt.step();
   const double loss = loss_sum / static_cast<double>(p.grad_accum);
   return p.ranks ? p.ranks->mean(loss) : loss;

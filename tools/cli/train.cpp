@@ -115,6 +115,7 @@ const std::vector<Field>& fields() {
       field("log-interval", false, &TrainOptions::log_interval),
       field("checkpoint-interval", false, &TrainOptions::checkpoint_interval),
       field("device", false, &TrainOptions::device),
+      field("tf32", false, &TrainOptions::tf32),
   };
   return f;
 }
@@ -540,6 +541,12 @@ struct Trainer {
     validate_options();
     ckpt_dir = o.out + "/" + kCheckpointName;
     device = parse_device(o.device, kWhere);
+    // For this run only: a process that trains again (tests, the Python bindings) gets its own setting back.
+    struct RestorePrecision {
+      std::string precision;
+      ~RestorePrecision() { set_matmul_precision(precision); }
+    } restore{matmul_precision()};
+    if (o.tf32) set_matmul_precision("high");
     std::error_code ec;
     ranks.before_setup();
     const std::vector<fs::path> made = ranks.writer() ? make_out_dir() : std::vector<fs::path>{};
@@ -590,8 +597,9 @@ struct Trainer {
     else
       out << "; constant lr";
     out << "; AdamW betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
-        << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device << " x" << num_threads()
-        << " threads" << ranks.describe(o.batch) << "\n";
+        << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device
+        << (o.tf32 && !device.is_cpu() ? " (TF32 matmuls)" : "") << " x" << num_threads() << " threads"
+        << ranks.describe(o.batch) << "\n";
     if (o.show_routing) out << optimizer_routing(*opt);
     out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
         << (o.checkpoint_interval > 0 ? "every " + std::to_string(o.checkpoint_interval) + " steps, " : "")
@@ -784,6 +792,10 @@ void add_train(CLI::App& app) {
       ->capture_default_str()
       ->group("Run");
   add(cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA"))->capture_default_str()->group("Run");
+  add(cmd->add_flag("--tf32", o->tf32,
+                    "let fp32 matrix products on the GPU use TF32 tensor cores (10-bit mantissa, as PyTorch's "
+                    "set_float32_matmul_precision('high')); the CPU always computes in full fp32"))
+      ->group("Run");
   add(cmd->add_option("--out", o->out, "output directory (metrics.csv, checkpoint/)"))->capture_default_str()->group("Run");
   add(cmd->add_flag("--resume", o->resume, "continue the run in --out from its checkpoint, bit-identically"))
       ->group("Run");
