@@ -323,8 +323,8 @@ TEST(CudaParity, AdamWOptimizer) {
     };
     std::vector<Tensor> pc = make(kCPU), pd = make(cuda());
     auto groups = [](const std::vector<Tensor>& ps) {
-      return std::vector<nn::optim::ParamGroup>{{.params = {ps[0], ps[2]}, .weight_decay = 0.1},
-                                                {.params = {ps[1], ps[3]}, .weight_decay = 0.0}};
+      return std::vector<nn::optim::ParamGroup>{{.params = {ps[0], ps[2]}, .lr = std::nullopt, .weight_decay = 0.1},
+                                                {.params = {ps[1], ps[3]}, .lr = std::nullopt, .weight_decay = 0.0}};
     };
     const nn::optim::AdamWOptions o{.lr = 3e-3, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8};
     nn::optim::AdamW oc(groups(pc), o), od(groups(pd), o);

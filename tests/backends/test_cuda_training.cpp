@@ -119,14 +119,14 @@ TEST(CudaMemory, AllocatedBytesStayFlatOverTrainingSteps) {
   // The first steps create the gradients and the optimizer's moments.
   run.step(0);
   run.step(1);
-  tern::cuda::synchronize();
-  const int64_t settled = tern::cuda::memory_stats().allocated;
+  cuda_synchronize();
+  const int64_t settled = cuda_memory_stats().allocated;
   EXPECT_GT(settled, 0);
   for (int64_t s = 2; s < 12; ++s) {
     run.step(s);
-    EXPECT_LE(tern::cuda::memory_stats().allocated, settled) << "step " << s;
+    EXPECT_LE(cuda_memory_stats().allocated, settled) << "step " << s;
   }
-  const tern::cuda::MemoryStats m = tern::cuda::memory_stats();
+  const CudaMemoryStats m = cuda_memory_stats();
   EXPECT_GE(m.reserved, m.allocated);
   EXPECT_GE(m.peak, m.allocated);
 }
@@ -147,7 +147,7 @@ void expect_deferred_error(const std::string& cpu_error, const std::function<Ten
   }
   EXPECT_EQ(error_of([&] { (void)sum(out.to(kFloat64)).item<double>(); }), cpu_error);
   // Reported once: the device carries on.
-  EXPECT_EQ(error_of([] { tern::cuda::synchronize(); }), "");
+  EXPECT_EQ(error_of([] { cuda_synchronize(); }), "");
   EXPECT_EQ(sum(mul(ones({3}).to(cuda()), 2.0)).item<double>(), 6.0);
 }
 
@@ -176,11 +176,11 @@ TEST(CudaErrors, BadTargetRaisesTheCpuErrorAtTheNextSync) {
     expect_deferred_error(error_of([&] { (void)cross_entropy(logits, y).item<double>(); }),
                           [&] { return cross_entropy(logits.to(cuda()), y.to(cuda())); });
   }
-  // The same through tern::cuda::synchronize instead of a read.
+  // The same through cuda_synchronize instead of a read.
   const Tensor y = from_vector<int64_t>({9, 0, 0, 0});
   const std::string cpu = error_of([&] { (void)cross_entropy(logits, y).item<double>(); });
   Tensor loss = cross_entropy(logits.to(cuda()), y.to(cuda()));
-  EXPECT_EQ(error_of([] { tern::cuda::synchronize(); }), cpu);
+  EXPECT_EQ(error_of([] { cuda_synchronize(); }), cpu);
 }
 
 // ---- TF32
