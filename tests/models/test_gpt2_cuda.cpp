@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <span>
 
 #include <nlohmann/json.hpp>
 
@@ -156,8 +157,11 @@ void checkpoint_crosses_devices(Device from, Device to) {
   auto ropt = fixture_optimizer(*reader);
   const auto saved = io::load(dir / "optimizer.safetensors");
   ropt.load_state_dict(nn::NamedTensors(saved.tensors.begin(), saved.tensors.end()));
-  for (auto& [k, t] : ropt.state_dict())
-    if (t.dim() > 0) EXPECT_EQ(t.device(), to) << k;
+  for (auto& [k, t] : ropt.state_dict()) {
+    if (t.dim() > 0) {
+      EXPECT_EQ(t.device(), to) << k;
+    }
+  }
 
   const double lw = train_step(*writer, wopt, fx.idx, fx.targets);
   const double lr = train_step(*reader, ropt, fx.idx, fx.targets);
