@@ -45,16 +45,17 @@ bool BitLinear::cache_valid() const {
 
 const BitLinear::Cache& BitLinear::quantize_cached() const {
   if (cache_valid()) return cache_;
-  TernaryWeight t;
-  Tensor deq = ternary_dequantized(weight.detach(), opts_.weight_sparsity_threshold, &t);
-  remember(std::move(deq), std::move(t));
+  Tensor values, scale;
+  Tensor deq = ternary_dequantized(weight.detach(), opts_.weight_sparsity_threshold, &values, &scale);
+  remember(std::move(deq), std::move(values), std::move(scale));
   return cache_;
 }
 
-void BitLinear::remember(Tensor dequantized, TernaryWeight ternary) const {
+void BitLinear::remember(Tensor dequantized, Tensor values, Tensor scale) const {
   Cache c;
   c.dequantized = std::move(dequantized);
-  c.ternary = std::move(ternary);
+  c.values = std::move(values);
+  c.scale = std::move(scale);
   c.storage = weight.storage();
   c.version = weight.storage()->version();
   c.offset = weight.offset();
@@ -77,7 +78,7 @@ Tensor BitLinear::forward(const Tensor& x) {
 }
 
 TernaryWeight BitLinear::ternary_weight() const {
-  if (cache_valid()) return cache_.ternary;
+  if (cache_valid()) return TernaryWeight{cache_.values, static_cast<float>(cache_.scale.item<double>())};
   return ternarize(weight.detach(), opts_.weight_sparsity_threshold);
 }
 
@@ -142,7 +143,8 @@ void BitLinear::load_ternary(const TernaryWeight& t) {
     NoGradGuard ng;
     weight.copy_(deq);
   }
-  if (weight.is_contiguous()) remember(deq, TernaryWeight{t.values.contiguous(), t.scale});
+  if (weight.is_contiguous())
+    remember(deq, t.values.contiguous(), scalar_tensor(t.scale, weight.dtype(), weight.device()));
 }
 
 }  // namespace tern::quant

@@ -89,13 +89,16 @@ class BitLinear : public nn::Linear {
     Shape shape;
     DType dtype = kFloat32;
     Tensor dequantized;
-    TernaryWeight ternary;
+    // The ternary values and their scale (0-d, the weight's dtype) where the weight lives: the
+    // forward pass never reads the scale back, ternary_weight() does when asked.
+    Tensor values;
+    Tensor scale;
   };
   bool cache_valid() const;
   // Fills (or reuses) the cache; returns the dequantized weight.
   const Cache& quantize_cached() const;
   // Caches these quantized values for the weight as it is now.
-  void remember(Tensor dequantized, TernaryWeight ternary) const;
+  void remember(Tensor dequantized, Tensor values, Tensor scale) const;
 
   BitLinearOptions opts_;
   mutable Cache cache_;

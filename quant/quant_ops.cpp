@@ -103,6 +103,14 @@ Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_thres
   return out;
 }
 
+Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_threshold, Tensor* values, Tensor* scale) {
+  Tensor v, out;
+  Tensor s = run_ternarize(w, sparsity_threshold, &v, &out, "weight_quant");
+  if (values) *values = std::move(v);
+  if (scale) *scale = std::move(s);
+  return out;
+}
+
 Int8Activation quantize_activation_int8(const Tensor& x) {
   Int8Activation a;
   run_activation_quant(x, nullptr, &a.values, &a.scale, "quantize_activation_int8");

@@ -54,6 +54,9 @@ Int8Activation quantize_activation_int8(const Tensor& x);
 // Dequantized ternary weight in w's dtype (no autograd); *info (optional) gets the ternary
 // values and scale.
 Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_threshold, TernaryWeight* info = nullptr);
+// The same with the ternary values (i8) and the scale (0-d, w's dtype) left on w's device: nothing is
+// read back, so a training step on a GPU need not wait for it.
+Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_threshold, Tensor* values, Tensor* scale);
 
 // Straight-through estimators (custom autograd Functions).
 Tensor activation_quant(const Tensor& x);
