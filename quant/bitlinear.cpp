@@ -144,7 +144,7 @@ void BitLinear::load_ternary(const TernaryWeight& t) {
     weight.copy_(deq);
   }
   if (weight.is_contiguous())
-    remember(deq, t.values.contiguous(), scalar_tensor(t.scale, weight.dtype(), weight.device()));
+    remember(deq, t.values.contiguous(), scalar_tensor(t.scale, kFloat32, weight.device()));  // exact, any weight dtype
 }
 
 }  // namespace tern::quant

@@ -89,7 +89,7 @@ class BitLinear : public nn::Linear {
     Shape shape;
     DType dtype = kFloat32;
     Tensor dequantized;
-    // The ternary values and their scale (0-d, the weight's dtype) where the weight lives: the
+    // The ternary values and their scale (0-d, f32 or the weight's dtype) where the weight lives: the
     // forward pass never reads the scale back, ternary_weight() does when asked.
     Tensor values;
     Tensor scale;
