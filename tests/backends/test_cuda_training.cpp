@@ -224,3 +224,31 @@ TEST(CudaTf32, GpuProductsStayWithinTf32Precision) {
   const std::vector<double> dev = TinyRun(cuda(), false).losses(3);
   for (size_t i = 0; i < cpu.size(); ++i) EXPECT_NEAR(dev[i], cpu[i], 1e-2 * cpu[i]) << "step " << i;
 }
+
+// ---- BitNet state across devices
+
+// A BitLinear trained on the GPU exports its packed state (host bytes and a float scale) as one on the CPU does,
+// and the CPU layer that loads it computes what the GPU layer computes.
+TEST(CudaBitNet, PackedStateOfAGpuLayerLoadsOnTheCpu) {
+  TERN_SKIP_WITHOUT_CUDA();
+  for (std::optional<double> tau : {std::optional<double>(), std::optional<double>(0.1)}) {
+    SCOPED_TRACE(tau ? "sparsity 0.1" : "absmean");
+    Generator g(21);
+    quant::BitLinear dev(64, 48, {.weight_sparsity_threshold = tau, .gen = &g});
+    quant::BitLinear cpu(64, 48, {.weight_sparsity_threshold = tau});
+    cpu.load_state_dict(dev.state_dict());
+    dev.to(cuda());
+    const Tensor x = randn({5, 64}, &g);
+    const Tensor y_dev = dev.forward(x.to(cuda()));  // fills the layer's cache on the device
+    const quant::QuantizedState sd = dev.quantized_state(quant::Packing::base3);
+    const quant::QuantizedState sc = cpu.quantized_state(quant::Packing::base3);
+    EXPECT_EQ(sd.packed, sc.packed);
+    EXPECT_NEAR(sd.scale, sc.scale, 1e-6 * sc.scale);
+    ASSERT_TRUE(sd.bias.defined());
+    EXPECT_TRUE(sd.bias.device().is_cpu());
+    quant::BitLinear loaded(64, 48, {.weight_sparsity_threshold = tau});
+    loaded.load_quantized_state(sd);
+    EXPECT_LT(max_error(loaded.forward(x), y_dev.to(kCPU)), 1e-5);
+    EXPECT_LT(max_error(cpu.forward(x), y_dev.to(kCPU)), 1e-5);
+  }
+}
