@@ -122,10 +122,12 @@ TEST(CudaMemory, AllocatedBytesStayFlatOverTrainingSteps) {
   cuda_synchronize();
   const int64_t settled = cuda_memory_stats().allocated;
   EXPECT_GT(settled, 0);
-  for (int64_t s = 2; s < 12; ++s) {
+  int64_t grew = 0;
+  for (int64_t s = 2; s < 1000; ++s) {
     run.step(s);
-    EXPECT_LE(cuda_memory_stats().allocated, settled) << "step " << s;
+    if (cuda_memory_stats().allocated > settled && grew++ < 3) ADD_FAILURE() << "live bytes grew at step " << s;
   }
+  EXPECT_EQ(grew, 0) << "steps that ended with more live bytes than step 2";
   const CudaMemoryStats m = cuda_memory_stats();
   EXPECT_GE(m.reserved, m.allocated);
   EXPECT_GE(m.peak, m.allocated);
