@@ -67,6 +67,12 @@ if ((gpus > 0)); then
     fail "eval of a CUDA checkpoint: val loss $lc on the CPU, $lg on CUDA"
   expect_rc 0 "done: 6 steps" "$TERN" train --out "$WORK/cuda" --resume --steps 6 --device cpu
   expect_rc 0 "done: 8 steps" "$TERN" train --out "$WORK/cuda" --resume --steps 8 --device cuda
+  # QAT on the GPU, then the packed Phase 4 weights (written from the GPU's ternary values) on either device.
+  "$TERN" quantize --model "$WORK/cuda" --out "$WORK/cuda_p4" --qat-steps 3 --batch 4 --block 16 --eval-iters 2 \
+    --device cuda >"$WORK/quantize_cuda.log" 2>&1 || fail "quantize --device cuda: $(cat "$WORK/quantize_cuda.log")"
+  for dev in cpu cuda; do
+    expect_rc 0 "ROMEO:" "$TERN" generate "$WORK/cuda_p4" --device "$dev" --prompt "ROMEO:" -n 10
+  done
 fi
 
 # SIGINT in the middle of a long run.

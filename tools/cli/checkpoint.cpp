@@ -117,8 +117,9 @@ void add_inference_weight_options(CLI::App& cmd, InferenceWeights& how) {
       "--dequantized", [&how] { how.weights = "dequantized"; },
       "hold BitLinear layers as fp32 dequantized weights (model.safetensors), as in training");
   packed->excludes(deq);
-  cmd.add_option("--lm-head", how.lm_head,
-                 "fp32, or int8: hold the tied wte/lm_head as int8 per row (smaller and faster, slightly lossy)")
+  cmd.add_option(
+         "--lm-head", how.lm_head,
+         "fp32, or int8: hold the tied wte/lm_head as int8 per row (smaller and faster, slightly lossy; CPU only)")
       ->check(CLI::IsMember({"fp32", "int8"}))
       ->capture_default_str();
 }
@@ -132,8 +133,9 @@ InferenceCheckpoint open_for_inference(const std::string& path, Device device, c
   const bool packed = how.weights == "packed" || (how.weights == "auto" && has_ternary);
   quant::PackOptions popts;
   if (how.lm_head == "int8") popts.int8_embeddings = {"wte"};
-  TERN_CHECK(device == kCPU || (!packed && how.lm_head == "fp32"), where,
-             "packed and int8 weights run on the CPU only; use --dequantized --lm-head fp32 on ", device);
+  // Packed BitLinear layers run on a GPU too (the W2A8 kernel); the int8 lm_head has no GPU kernel.
+  TERN_CHECK(device == kCPU || how.lm_head == "fp32", where,
+             "--lm-head int8 runs on the CPU only; use --lm-head fp32 on ", device);
   if (packed && has_ternary) {
     c.model = load_model_packed(c.dir, where, popts);
   } else {
