@@ -110,6 +110,15 @@ std::vector<Row> extra_rows() {
         return Inputs{m.leaf({2, 4, 64, 16}), m.leaf({2, 4, 64, 16}), m.leaf({2, 4, 64, 16})};
       },
       [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], true); });
+  // Head dims the fused attention kernels take (f32; f64 runs the composed ops), lengths off their tiles.
+  row("matmul", "sdpa-fused-hd64-causal", [](Maker& m) {
+        return Inputs{m.leaf({2, 3, 70, 64}), m.leaf({2, 3, 70, 64}), m.leaf({2, 3, 70, 64})};
+      },
+      [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], true); });
+  row("softmax", "sdpa-fused-hd32-cross", [](Maker& m) {
+        return Inputs{m.leaf({2, 2, 33, 32}), m.leaf({2, 2, 47, 32}), m.leaf({2, 2, 47, 32})};
+      },
+      [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], false, 0.3); });
   row("softmax", "wide", [](Maker& m) { return Inputs{m.leaf({33, 1000})}; },
       [](const Inputs& x) { return softmax(x[0], -1); });
   row("softmax", "middle-dim", [](Maker& m) { return Inputs{m.leaf({5, 300, 7})}; },
