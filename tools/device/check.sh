@@ -75,7 +75,7 @@ unset TERN_PARITY_REPORT
 grep -E "tests passed|tests failed" "$OUT/ctest_cuda.log"
 grep -E "^\s+[0-9]+ - " "$OUT/ctest_cuda.log" | head -40
 # On a GPU host only the no-device check (and NCCL tests in a build without MPI or NCCL) may skip.
-skipped=$(grep -E '\*\*\*Skipped' "$OUT/ctest_cuda.log" | grep -v UnavailableDeviceIsAClearError | sed 's/^ *Test *#[0-9]*: //; s/ .*//')
+skipped=$(grep -E '\*\*\*Skipped' "$OUT/ctest_cuda.log" | grep -v UnavailableDeviceIsAClearError | sed 's/^.*Test *#[0-9]*: //; s/ .*//')
 [[ -z $skipped ]] || note "" "skipped on this GPU host: $(echo "$skipped" | tr '\n' ' ')"
 
 # One line per op: its rows in both dtypes, how many agree, the largest error and the worst verdict.
