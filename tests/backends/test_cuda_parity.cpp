@@ -179,8 +179,14 @@ Result run_row(const Row& r, Placement p, uint64_t grad_seed) {
     Generator g(grad_seed);
     out.backward(randn(out.shape(), &g, {.dtype = out.dtype()}).to(p.device));
   }
+  EXPECT_EQ(out.device(), p.device) << "the output left the inputs' device";
   Result res{out.detach().to(kCPU), {}};
-  for (const auto& x : in) res.grads.push_back(x.grad().defined() ? x.grad().to(kCPU) : Tensor());
+  for (const auto& x : in) {
+    if (x.grad().defined()) {
+      EXPECT_EQ(x.grad().device(), p.device) << "a gradient left its input's device";
+    }
+    res.grads.push_back(x.grad().defined() ? x.grad().to(kCPU) : Tensor());
+  }
   return res;
 }
 
@@ -199,6 +205,8 @@ TEST_P(ParityTable, CpuAndCudaAgree) {
     try {
       cpu = run_row(r, {dt, kCPU}, grad_seed);
     } catch (const Error& e) {
+      report(report_line(r.name(), cudatest::dtype_str(dt), cudatest::kInf, tol,
+                         std::string("error on the CPU: ") + e.what()));
       ADD_FAILURE() << "the CPU reference failed: " << e.what();
       continue;
     }
