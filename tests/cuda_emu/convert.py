@@ -8,7 +8,7 @@ Each .cu becomes OUT_DIR/<name>.cpp and each header (.h, .cuh) is copied to OUT_
     or emu::launch_serial in a file that never cooperates inside a block (no barrier, shuffle or shared memory:
     its threads can run one after another);
   * `extern __shared__ T name[];` as a pointer to the block's dynamic shared memory;
-  * kMaxBlocks cut to 3, since every emulated CUDA thread is a std::thread: large inputs still span several blocks;
+  * kMaxBlocks cut to 3, since every emulated CUDA thread is a host thread: small inputs still span several blocks;
   * namespace tern::gpu renamed tern::gpu_emu, so the emulated launchers never meet the real ones that libtern
     exports (check_launch has the same signature in both);
   * kernels.h included from OUT_DIR.

@@ -5,17 +5,21 @@
 // What it models faithfully enough to test:
 //  * the index math: every block of the grid and every thread of a block runs, with threadIdx, blockIdx,
 //    blockDim and gridDim as CUDA sets them, so grid-stride loops, tails and bounds checks run as on a GPU;
-//  * barriers: emu::launch runs each block's threads as real std::threads, so __syncthreads is a std::barrier
-//    over the block, and a kernel that reads shared memory before the barrier that publishes it can fail here;
+//  * barriers: emu::launch runs all of a block's threads at once on host threads (a pool kept for the process),
+//    so __syncthreads is a std::barrier over the block, and a kernel that reads shared memory before the barrier
+//    that publishes it can fail here;
 //  * warp shuffles (__shfl_sync, __shfl_down_sync, __shfl_xor_sync) through a per-warp exchange and barrier,
 //    with CUDA's rule that an out-of-range source lane returns the caller's own value;
 //  * static and dynamic shared memory (one block at a time, so a static __shared__ serves every block), atomics
 //    the kernels use, __dp4a, the _rn float intrinsics, and the stream-ordered allocator as malloc/free;
-//  * a deterministic order: blocks run one after another, so results are reproducible run to run.
+//  * a deterministic order: blocks run one after another, and what the kernels combine through shuffles and
+//    shared memory combines in a fixed order, so results are reproducible run to run.
 //
 // What it cannot tell:
 //  * real memory ordering: std::barrier orders everything, so a missing __threadfence or a race that a GPU's
 //    weaker ordering would expose between warps or blocks can pass here;
+//  * lockstep warps: lanes run as free threads that meet only at shuffles and barriers, so warp-synchronous
+//    code that leans on lockstep without them would be caught only by luck;
 //  * occupancy, register or shared-memory limits, launch-bound violations, speed;
 //  * cub's actual radix sort (cub/device/device_radix_sort.cuh here is a stable std::sort with the same
 //    contract), and the device math library's ulps (expf, erff, ... here are the host libm's).
@@ -93,49 +97,59 @@ class Pool {
     return pool;
   }
 
-  // Runs job(t) for t in [0, n) on n workers at once and waits for all of them.
+  // Runs job(t) for t in [0, n) on workers 0 to n - 1 at once and waits for all of them. Each worker has a
+  // ticket of its own, so only those n wake, and none can mistake one block's job for another's.
   template <typename Job>
   void run(unsigned n, Job& job) {
     while (workers_.size() < n) {
-      const unsigned id = static_cast<unsigned>(workers_.size());
-      workers_.emplace_back([this, id] { work(id); });
+      auto w = std::make_unique<Worker>();
+      Worker* raw = w.get();
+      w->thread = std::thread([this, raw, id = static_cast<unsigned>(workers_.size())] { work(*raw, id); });
+      workers_.push_back(std::move(w));
     }
     job_ = &job;
     call_ = [](void* j, unsigned t) { (*static_cast<Job*>(j))(t); };
-    size_ = n;
     remaining_.store(n);
-    generation_.fetch_add(1);
-    generation_.notify_all();
+    ++generation_;
+    for (unsigned t = 0; t < n; ++t) {
+      workers_[t]->ticket.store(generation_);
+      workers_[t]->ticket.notify_one();
+    }
     for (unsigned left = remaining_.load(); left != 0; left = remaining_.load()) remaining_.wait(left);
   }
 
   ~Pool() {
-    stop_ = true;
-    generation_.fetch_add(1);
-    generation_.notify_all();
-    for (auto& w : workers_) w.join();
+    stop_.store(true);
+    for (auto& w : workers_) {
+      w->ticket.store(~uint64_t{0});
+      w->ticket.notify_one();
+    }
+    for (auto& w : workers_) w->thread.join();
   }
 
  private:
-  void work(unsigned id) {
+  struct Worker {
+    std::thread thread;
+    std::atomic<uint64_t> ticket{0};
+  };
+
+  void work(Worker& self, unsigned id) {
     uint64_t seen = 0;
     for (;;) {
-      generation_.wait(seen);
-      seen = generation_.load();
-      if (stop_) return;
-      if (id >= size_) continue;
+      self.ticket.wait(seen);
+      seen = self.ticket.load();
+      if (stop_.load()) return;
       call_(job_, id);
       if (remaining_.fetch_sub(1) == 1) remaining_.notify_one();
     }
   }
 
-  std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  uint64_t generation_ = 0;
   std::atomic<unsigned> remaining_{0};
+  std::atomic<bool> stop_{false};
   void* job_ = nullptr;
   void (*call_)(void*, unsigned) = nullptr;
-  unsigned size_ = 0;
-  bool stop_ = false;
 };
 
 // The threads of each block run at once (so barriers and shuffles work), blocks one after another.

@@ -3,8 +3,9 @@
 // index ops, max/min and their indices, quantization codes); within a few ulps where the order of a floating-point
 // sum or the library's exp/log differ.
 //
-// Sizes stay small: each emulated block starts one std::thread per CUDA thread. The converter cuts kMaxBlocks to
-// 3, so inputs of a few thousand elements already take the multi-block and grid-stride paths.
+// Sizes stay small: every CUDA thread of an emulated block is a host thread, and a barrier across 256 or 1024 of
+// them on two cores is slow. The converter cuts kMaxBlocks to 3, so inputs of a few thousand elements already
+// take the multi-block and grid-stride paths.
 #include <gtest/gtest.h>
 
 #include <algorithm>
