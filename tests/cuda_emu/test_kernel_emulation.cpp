@@ -715,6 +715,14 @@ TEST(KernelEmulation, TernarizeAbsmeanAndExactZeros) {
 
 // ---- attention.cu: one row tile and several, tq != tk both ways, both supported head dims.
 
+TEST(KernelEmulation, FusedAttentionSupported) {
+  EXPECT_TRUE(K::fused_attention_supported(kFloat32, 32));
+  EXPECT_TRUE(K::fused_attention_supported(kFloat32, 64));
+  EXPECT_FALSE(K::fused_attention_supported(kFloat32, 48));
+  EXPECT_FALSE(K::fused_attention_supported(kFloat32, 128));
+  EXPECT_FALSE(K::fused_attention_supported(DType::f64, 64));
+}
+
 TEST(KernelEmulation, AttentionForwardBackward) {
   std::mt19937 rng(90);
   std::normal_distribution<float> normal(0, 1);
