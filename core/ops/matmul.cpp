@@ -178,7 +178,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
                      if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
                      if (n.needs_input_grad(1)) {
                        if (bv.dim() == 2 && av.dim() >= 2) {  // one gemm over all rows, no batch sum
-                         const Tensor a2 = av.reshape({-1, av.size(-1)}), g2 = g.reshape({-1, g.size(-1)});
+                         // Rows spelled out: with a zero inner dim, reshape could not infer a -1.
+                         int64_t rows = 1;
+                         for (int64_t i = 0; i + 1 < av.dim(); ++i) rows *= av.size(i);
+                         const Tensor a2 = av.reshape({rows, av.size(-1)}), g2 = g.reshape({rows, g.size(-1)});
                          // b = W.t() of a contiguous W (Linear): compute dW itself, contiguous, so
                          // that the gradient reaching W is a plain tensor the leaf keeps without
                          // a transposing copy.

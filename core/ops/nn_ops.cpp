@@ -86,9 +86,13 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                      Tensor gc = g.contiguous();
                      Tensor gx = empty(xs, {.dtype = g.dtype(), .device = g.device()});
                      Tensor gw, gb;
-                     if (n.needs_input_grad(1)) gw = empty(wv.shape(), {.dtype = g.dtype(), .device = g.device()});
-                     if (n.needs_input_grad(2)) gb = empty(wv.defined() ? wv.shape() : Shape{cols},
-                                                           {.dtype = g.dtype(), .device = g.device()});
+                     // With no rows the weight and bias gradients are sums over nothing: zeros.
+                     const auto param_grad = [&](const Shape& shape) {
+                       return rows ? empty(shape, {.dtype = g.dtype(), .device = g.device()})
+                                   : zeros(shape, {.dtype = g.dtype(), .device = g.device()});
+                     };
+                     if (n.needs_input_grad(1)) gw = param_grad(wv.shape());
+                     if (n.needs_input_grad(2)) gb = param_grad(wv.defined() ? wv.shape() : Shape{cols});
                      if (rows && cols)
                        detail::backend_of(g, "layer_norm")
                            .layer_norm_backward(g.dtype(), gc.raw_data(), xv.raw_data(),
