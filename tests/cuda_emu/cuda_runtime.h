@@ -6,7 +6,7 @@
 //  * the index math: every block of the grid and every thread of a block runs, with threadIdx, blockIdx,
 //    blockDim and gridDim as CUDA sets them, so grid-stride loops, tails and bounds checks run as on a GPU;
 //  * barriers: emu::launch runs all of a block's threads at once on host threads (a pool kept for the process),
-//    so __syncthreads is a std::barrier over the block, and a kernel that reads shared memory before the barrier
+//    so __syncthreads is a barrier across the block, and a kernel that reads shared memory before the barrier
 //    that publishes it can fail here;
 //  * warp shuffles (__shfl_sync, __shfl_down_sync, __shfl_xor_sync) through a per-warp exchange and barrier,
 //    with CUDA's rule that an out-of-range source lane returns the caller's own value;
@@ -16,7 +16,7 @@
 //    shared memory combines in a fixed order, so results are reproducible run to run.
 //
 // What it cannot tell:
-//  * real memory ordering: std::barrier orders everything, so a missing __threadfence or a race that a GPU's
+//  * real memory ordering: a barrier here orders everything, so a missing __threadfence or a race that a GPU's
 //    weaker ordering would expose between warps or blocks can pass here;
 //  * lockstep warps: lanes run as free threads that meet only at shuffles and barriers, so warp-synchronous
 //    code that leans on lockstep without them would be caught only by luck;
@@ -29,13 +29,14 @@
 // index math.
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -76,13 +77,39 @@ namespace emu {
 inline int multiprocessors = 1;
 inline std::atomic<long> launches{0};
 
+// A barrier that sleeps at once: std::barrier spins and yields first, which with hundreds of threads on a few
+// cores costs more than the kernels' work.
+class Barrier {
+ public:
+  explicit Barrier(unsigned n) : n_(n) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const uint64_t phase = phase_;
+    if (++arrived_ == n_) {
+      arrived_ = 0;
+      ++phase_;
+      lock.unlock();
+      cv_.notify_all();
+      return;
+    }
+    cv_.wait(lock, [&] { return phase_ != phase; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  const unsigned n_;
+  unsigned arrived_ = 0;
+  uint64_t phase_ = 0;
+};
+
 struct Warp {
-  std::unique_ptr<std::barrier<>> bar;
+  std::unique_ptr<Barrier> bar;
   unsigned size = 0;
   alignas(8) unsigned char buf[32][8];
 };
 struct Block {
-  std::unique_ptr<std::barrier<>> bar;
+  std::unique_ptr<Barrier> bar;
   std::vector<Warp> warps;
   std::vector<unsigned char> dyn;  // dynamic shared memory
 };
@@ -163,11 +190,11 @@ void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t, F&& f) {
         Block b;
         // Garbage, not zeros: a kernel must write shared memory before reading it.
         b.dyn.assign(smem + 16, 0xCD);
-        b.bar = std::make_unique<std::barrier<>>(nt);
+        b.bar = std::make_unique<Barrier>(nt);
         for (unsigned w = 0; w * 32 < nt; ++w) {
           Warp wp;
           wp.size = std::min(32u, nt - w * 32);
-          wp.bar = std::make_unique<std::barrier<>>(wp.size);
+          wp.bar = std::make_unique<Barrier>(wp.size);
           b.warps.push_back(std::move(wp));
         }
         auto job = [&](unsigned t) {
