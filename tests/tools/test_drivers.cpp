@@ -277,6 +277,9 @@ TEST(TrainDriver, ClearErrors) {
     bad.device = "cuda";
     expect_error(bad, "CUDA is not available");
   }
+  bad = small_run(data, dir / "x", 4);
+  bad.precision = "fp16";
+  expect_error(bad, "--precision must be fp32, tf32 or bf16, got 'fp16'");
 
   ASSERT_EQ(0, train(small_run(data, dir / "run", 2)));
   expect_error(small_run(data, dir / "run", 4), "already holds a checkpoint");

@@ -68,6 +68,9 @@ struct TrainOptions {
   uint64_t seed = 1337;
   std::string device = "cpu";
   bool tf32 = false;  // fp32 matrix products on a GPU in TF32 (set_matmul_precision("high")); the CPU ignores it
+  // fp32, tf32 (as --tf32) or bf16 (the forward pass under AutocastGuard: bf16 products, f32 accumulation and
+  // master weights); a GPU setting, which the CPU ignores.
+  std::string precision = "fp32";
   std::string out = "out";
   bool resume = false;
   bool overwrite = false;  // allow a fresh run into an --out that already holds a checkpoint

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include <tern/core/autocast.h>
 #include <tern/core/ops.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/model.h>
@@ -17,12 +18,18 @@ namespace tern::cli {
 double optimizer_step(const StepParts& p, double lr) {
   p.opt.set_lr(lr);
   p.opt.zero_grad();
-  double loss_sum = 0;
+  // The losses are read after the update: reading one earlier would make the host wait for the
+  // forward pass on a GPU before it could queue the backward.
+  std::vector<Tensor> losses;
   for (int64_t a = 0; a < p.grad_accum; ++a) {
     data::Batch b = p.sampler.next(p.device);
     if (p.ranks) b = p.ranks->shard(b);
-    Tensor loss = p.model.forward(b.x, b.y).loss;
-    loss_sum += loss.item<double>();
+    Tensor loss;
+    {
+      AutocastGuard precision(p.autocast);
+      loss = p.model.forward(b.x, b.y).loss;
+    }
+    losses.push_back(loss.detach());
     Tensor scaled = p.grad_accum > 1 ? mul(loss, 1.0 / static_cast<double>(p.grad_accum)) : loss;
     if (p.ranks)
       p.ranks->backward(scaled, a + 1 == p.grad_accum);
@@ -32,6 +39,8 @@ double optimizer_step(const StepParts& p, double lr) {
   if (p.ranks) p.ranks->finish_gradients();  // before clipping, whose norm is then the global one
   if (p.grad_clip > 0) nn::optim::clip_grad_norm_on_device(p.params, p.grad_clip);
   p.opt.step();
+  double loss_sum = 0;
+  for (const Tensor& l : losses) loss_sum += l.item<double>();
   const double loss = loss_sum / static_cast<double>(p.grad_accum);
   return p.ranks ? p.ranks->mean(loss) : loss;
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ struct StepParts {
   double grad_clip = 0;    // global gradient norm limit; 0: off
   // Under mpirun: this rank's rows of each batch, the gradient all-reduce and the mean loss over ranks.
   TrainRanks* ranks = nullptr;
+  // Mixed precision: the forward pass under AutocastGuard with this dtype (core/autocast.h).
+  std::optional<DType> autocast;
 };
 
 // zero_grad, the micro-batches' forward and backward, clipping, and the update at `lr`. Returns the mean loss,

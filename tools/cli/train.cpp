@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tern/autograd/grad_mode.h>
+#include <tern/core/autocast.h>
 #include <tern/core/error.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
@@ -116,6 +117,7 @@ const std::vector<Field>& fields() {
       field("checkpoint-interval", false, &TrainOptions::checkpoint_interval),
       field("device", false, &TrainOptions::device),
       field("tf32", false, &TrainOptions::tf32),
+      field("precision", false, &TrainOptions::precision),
   };
   return f;
 }
@@ -194,6 +196,8 @@ struct Trainer {
                                   std::pair{"n-embd", o.n_embd}, std::pair{"block", o.block}})
       TERN_CHECK(v > 0 || (v == 0 && !given(name)), kWhere, "--", name, " must be positive, got ", v);
     TERN_CHECK(o.lr > 0 && std::isfinite(o.lr), kWhere, "--lr must be positive, got ", o.lr);
+    TERN_CHECK(o.precision == "fp32" || o.precision == "tf32" || o.precision == "bf16", kWhere,
+               "--precision must be fp32, tf32 or bf16, got '", o.precision, "'");
     non_negative("min-lr", o.min_lr);
     non_negative("weight-decay", o.weight_decay);
     non_negative("grad-clip", o.grad_clip);
@@ -447,8 +451,14 @@ struct Trainer {
 
   // ---- the loop
 
+  // bf16 runs evaluate in bf16 too, so that train and val losses compare.
+  std::optional<DType> autocast_dtype_of_run() const {
+    return o.precision == "bf16" && !device.is_cpu() ? std::optional<DType>(kBFloat16) : std::nullopt;
+  }
+
   double evaluate(int64_t iters) {
     NoGradGuard ng;
+    AutocastGuard precision(autocast_dtype_of_run());
     model->eval();
     data::BatchSampler vs(*ds, data::Split::val, o.batch, o.block, derive_seed(o.seed, kStreamVal));
     double sum = 0;
@@ -546,7 +556,7 @@ struct Trainer {
       std::string precision;
       ~RestorePrecision() { set_matmul_precision(precision); }
     } restore{matmul_precision()};
-    if (o.tf32) set_matmul_precision("high");
+    if (o.tf32 || o.precision == "tf32") set_matmul_precision("high");
     std::error_code ec;
     ranks.before_setup();
     const std::vector<fs::path> made = ranks.writer() ? make_out_dir() : std::vector<fs::path>{};
@@ -598,7 +608,11 @@ struct Trainer {
       out << "; constant lr";
     out << "; AdamW betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
         << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device
-        << (o.tf32 && !device.is_cpu() ? " (TF32 matmuls)" : "") << " x" << num_threads() << " threads"
+        << (device.is_cpu() ? ""
+            : o.precision == "bf16"            ? " (bf16 autocast)"
+            : o.tf32 || o.precision == "tf32"  ? " (TF32 matmuls)"
+                                               : "")
+        << " x" << num_threads() << " threads"
         << ranks.describe(o.batch) << "\n";
     if (o.show_routing) out << optimizer_routing(*opt);
     out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
@@ -629,7 +643,8 @@ struct Trainer {
     }
 
     const StepParts parts{.model = *model, .opt = *opt, .params = params, .sampler = *sampler, .device = device,
-                          .grad_accum = o.grad_accum, .grad_clip = o.grad_clip, .ranks = &ranks};
+                          .grad_accum = o.grad_accum, .grad_clip = o.grad_clip, .ranks = &ranks,
+                          .autocast = autocast_dtype_of_run()};
     double last_loss = kNaN;
     StepHooks hooks;
     hooks.step = [&](int64_t s) {
@@ -792,6 +807,12 @@ void add_train(CLI::App& app) {
       ->capture_default_str()
       ->group("Run");
   add(cmd->add_option("--device", o->device, "cpu, or cuda[:N] when built with CUDA"))->capture_default_str()->group("Run");
+  add(cmd->add_option("--precision", o->precision,
+                      "fp32; tf32 (as --tf32); or bf16: products in bf16 with f32 accumulation, f32 master weights, "
+                      "LayerNorm, softmax, loss and optimizer (torch.autocast's split). On a GPU; the CPU ignores it")
+          ->check(CLI::IsMember({"fp32", "tf32", "bf16"})))
+      ->capture_default_str()
+      ->group("Run");
   add(cmd->add_flag("--tf32", o->tf32,
                     "let fp32 matrix products on the GPU use TF32 tensor cores (10-bit mantissa, as PyTorch's "
                     "set_float32_matmul_precision('high')); the CPU always computes in full fp32"))
