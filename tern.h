@@ -2,16 +2,16 @@
 // The umbrella header: everything a research project needs.
 
 #include <tern/autograd/function.h>
-#include <tern/autograd/gradcheck.h>
 #include <tern/autograd/grad_mode.h>
+#include <tern/autograd/gradcheck.h>
 #include <tern/autograd/hooks.h>
 #include <tern/backends/backend.h>
 #include <tern/backends/comm/process_group.h>
 #include <tern/backends/cuda.h>
 #include <tern/backends/profile.h>
 #include <tern/core/autocast.h>
-#include <tern/core/dtype.h>
 #include <tern/core/device.h>
+#include <tern/core/dtype.h>
 #include <tern/core/error.h>
 #include <tern/core/generator.h>
 #include <tern/core/io/safetensors.h>

@@ -109,8 +109,8 @@ class Backend {
 
   // Row-major C = alpha * op(A) @ op(B) + beta * C, for each product of `batch`.
   virtual void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                            double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
-                            void* c, int64_t ldc, const GemmBatch& batch) = 0;
+                            double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c,
+                            int64_t ldc, const GemmBatch& batch) = 0;
   // One product, all operands of `dtype`.
   void gemm(DType dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
             int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) {
@@ -134,9 +134,9 @@ class Backend {
   // over non-ignored rows into loss (one element, dtype of logits; NaN when there are none) and
   // their count into count (one i64), both on this device. A target outside [0, classes) that
   // is not ignore_index is reported through `check`.
-  virtual void cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse,
-                                     void* loss, int64_t* count, int64_t rows, int64_t classes,
-                                     int64_t ignore_index, const RangeCheck& check) = 0;
+  virtual void cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse, void* loss,
+                                     int64_t* count, int64_t rows, int64_t classes, int64_t ignore_index,
+                                     const RangeCheck& check) = 0;
   // glogits = grad / count * (softmax - onehot) on non-ignored rows, 0 elsewhere (and all 0
   // when count is 0); grad (one element, dtype of logits) and count live on this device.
   virtual void cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets, const void* lse,
@@ -151,8 +151,8 @@ class Backend {
 
   // dst[o, i, :] = src[o, idx[i], :], src [outer, src_dim, inner], idx i64 [n]. An index
   // outside [0, src_dim) is reported through `check`.
-  virtual void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer,
-                            int64_t src_dim, int64_t n, int64_t inner, const RangeCheck& check) = 0;
+  virtual void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer, int64_t src_dim,
+                            int64_t n, int64_t inner, const RangeCheck& check) = 0;
   // dst[o, idx[i], :] += src[o, i, :], adding in the order of i (so the result does not depend
   // on the device's scheduling); indices already validated.
   virtual void index_add(DType dtype, void* dst, const int64_t* idx, const void* src,
@@ -173,8 +173,7 @@ class Backend {
   // zeros >= 0: exactly `zeros` entries with the smallest |w| become 0 (ties broken by lower
   //   index); the rest become +-1 by sign bit; scale = the mean |w| of the kept entries (their
   //   least-squares scale; 0 when none is kept).
-  virtual void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
-                         void* scale) = 0;
+  virtual void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) = 0;
 
   // ---- Fused attention (scaled_dot_product_attention), never materializing the scores.
   // q [bh, tq, d], k and v [bh, tk, d] and out [bh, tq, d] contiguous, all of `dtype`. Row i

@@ -41,15 +41,15 @@ std::map<std::string, Entry>& table() {
 }
 
 const char* unary_name(UnaryOp op) {
-  static const char* names[] = {"neg",  "exp",     "log",      "sqrt",    "rsqrt", "abs",   "sign",  "tanh",
-                                "relu", "gelu",    "gelu_erf", "sigmoid", "round", "pow",   "clamp", "logical_not"};
+  static const char* names[] = {"neg",  "exp",  "log",      "sqrt",    "rsqrt", "abs", "sign",  "tanh",
+                                "relu", "gelu", "gelu_erf", "sigmoid", "round", "pow", "clamp", "logical_not"};
   const auto i = static_cast<size_t>(op);
   return i < sizeof names / sizeof *names ? names[i] : "?";
 }
 
 const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "gelu_backward",
-                                "gelu_erf_backward"};
+  static const char* names[] = {
+      "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "gelu_backward", "gelu_erf_backward"};
   const auto i = static_cast<size_t>(op);
   return i < sizeof names / sizeof *names ? names[i] : "?";
 }
@@ -146,14 +146,13 @@ void ProfilingBackend::reduce(ReduceOp op, DType dtype, const void* in, void* ou
                               int64_t r, int64_t inner) {
   timed(std::string("reduce:") + reduce_name(op), [&] { inner_.reduce(op, dtype, in, out, indices, outer, r, inner); });
 }
-void ProfilingBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n,
-                                    int64_t k, double alpha, const void* a, int64_t lda, const void* b, int64_t ldb,
-                                    double beta, void* c, int64_t ldc, const GemmBatch& batch) {
-  const std::string name = std::string(batch.count > 1 ? "gemm_batched:" : "gemm:") +
-                           std::string(dtype_name(types.input));
-  timed(name, [&] {
-    inner_.gemm_batched(types, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch);
-  });
+void ProfilingBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta,
+                                    void* c, int64_t ldc, const GemmBatch& batch) {
+  const std::string name =
+      std::string(batch.count > 1 ? "gemm_batched:" : "gemm:") + std::string(dtype_name(types.input));
+  timed(name,
+        [&] { inner_.gemm_batched(types, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch); });
 }
 void ProfilingBackend::softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d,
                                int64_t inner) {
@@ -177,9 +176,9 @@ void ProfilingBackend::cross_entropy_forward(DType dtype, const void* logits, co
     inner_.cross_entropy_forward(dtype, logits, targets, lse, loss, count, rows, classes, ignore_index, check);
   });
 }
-void ProfilingBackend::cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets,
-                                              const void* lse, const void* grad, const int64_t* count, void* glogits,
-                                              int64_t rows, int64_t classes, int64_t ignore_index) {
+void ProfilingBackend::cross_entropy_backward(DType dtype, const void* logits, const int64_t* targets, const void* lse,
+                                              const void* grad, const int64_t* count, void* glogits, int64_t rows,
+                                              int64_t classes, int64_t ignore_index) {
   timed("cross_entropy_backward", [&] {
     inner_.cross_entropy_backward(dtype, logits, targets, lse, grad, count, glogits, rows, classes, ignore_index);
   });
@@ -205,20 +204,18 @@ void ProfilingBackend::activation_quant(DType dtype, const void* x, void* out, i
 }
 void ProfilingBackend::ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
                                  void* scale) {
-  timed(zeros < 0 ? "ternarize:absmean" : "ternarize:zeros", [&] { inner_.ternarize(dtype, w, n, zeros, q, out, scale); });
+  timed(zeros < 0 ? "ternarize:absmean" : "ternarize:zeros",
+        [&] { inner_.ternarize(dtype, w, n, zeros, q, out, scale); });
 }
-void ProfilingBackend::attention_forward(DType dtype, const void* q, const void* k, const void* v, void* out,
-                                         void* lse, int64_t bh, int64_t tq, int64_t tk, int64_t d, double scale,
-                                         bool causal) {
-  timed("attention_forward",
-        [&] { inner_.attention_forward(dtype, q, k, v, out, lse, bh, tq, tk, d, scale, causal); });
+void ProfilingBackend::attention_forward(DType dtype, const void* q, const void* k, const void* v, void* out, void* lse,
+                                         int64_t bh, int64_t tq, int64_t tk, int64_t d, double scale, bool causal) {
+  timed("attention_forward", [&] { inner_.attention_forward(dtype, q, k, v, out, lse, bh, tq, tk, d, scale, causal); });
 }
 void ProfilingBackend::attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* out,
-                                          const void* lse, const void* gout, void* gq, void* gk, void* gv,
-                                          int64_t bh, int64_t tq, int64_t tk, int64_t d, double scale, bool causal) {
-  timed("attention_backward", [&] {
-    inner_.attention_backward(dtype, q, k, v, out, lse, gout, gq, gk, gv, bh, tq, tk, d, scale, causal);
-  });
+                                          const void* lse, const void* gout, void* gq, void* gk, void* gv, int64_t bh,
+                                          int64_t tq, int64_t tk, int64_t d, double scale, bool causal) {
+  timed("attention_backward",
+        [&] { inner_.attention_backward(dtype, q, k, v, out, lse, gout, gq, gk, gv, bh, tq, tk, d, scale, causal); });
 }
 void ProfilingBackend::ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n,
                                       const float* scale, const float* bias, bool rmsnorm, double eps, float* y,

@@ -12,8 +12,8 @@
 
 namespace tern {
 
-bool profiling_enabled();       // TERN_PROFILE set (and not "0") when tern started
-std::string profile_report();   // the table so far
-void profile_reset();           // forgets what was timed so far (e.g. the warm-up steps)
+bool profiling_enabled();      // TERN_PROFILE set (and not "0") when tern started
+std::string profile_report();  // the table so far
+void profile_reset();          // forgets what was timed so far (e.g. the warm-up steps)
 
 }  // namespace tern

@@ -26,15 +26,14 @@ class ProfilingBackend final : public Backend {
              const StridedArg& b) override;
   void reduce(ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices, int64_t outer, int64_t r,
               int64_t inner) override;
-  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c,
-                    int64_t ldc, const GemmBatch& batch) override;
+  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                    const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc,
+                    const GemmBatch& batch) override;
   void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d, int64_t inner) override;
   void layer_norm_forward(DType dtype, const void* x, const void* weight, const void* bias, void* y, void* mean,
                           void* rstd, int64_t rows, int64_t cols, double eps) override;
   void layer_norm_backward(DType dtype, const void* gy, const void* x, const void* weight, const void* mean,
-                           const void* rstd, void* gx, void* gweight, void* gbias, int64_t rows,
-                           int64_t cols) override;
+                           const void* rstd, void* gx, void* gweight, void* gbias, int64_t rows, int64_t cols) override;
   void cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse, void* loss,
                              int64_t* count, int64_t rows, int64_t classes, int64_t ignore_index,
                              const RangeCheck& check) override;
@@ -45,8 +44,8 @@ class ProfilingBackend final : public Backend {
                   double beta1, double beta2, double eps, double weight_decay, int64_t step) override;
   void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer, int64_t src_dim,
                     int64_t n, int64_t inner, const RangeCheck& check) override;
-  void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer, int64_t dst_dim,
-                 int64_t n, int64_t inner) override;
+  void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer, int64_t dst_dim, int64_t n,
+                 int64_t inner) override;
   void activation_quant(DType dtype, const void* x, void* out, int8_t* q, void* scale, int64_t rows,
                         int64_t cols) override;
   void ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) override;

@@ -78,8 +78,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(name.c_str(), BM_W2A8)->Args({s.n, s.k})->Unit(benchmark::kMicrosecond)->UseRealTime();
     rows.push_back({std::to_string(s.k) + " -> " + std::to_string(s.n) + " batch 1", name, 3.0});
   }
-  return tern_bench::run_and_summarise(argc, argv,
-                                       "W2A8 ternary GEMV against cuBLAS fp16 GEMV (ratio = cuBLAS time / W2A8 time)",
-                                       {"shape", "W2A8_kcalls/s", "cublas_kcalls/s"}, rows,
-                                       {"--benchmark_repetitions=5", "--benchmark_min_time=0.5"});
+  return tern_bench::run_and_summarise(
+      argc, argv, "W2A8 ternary GEMV against cuBLAS fp16 GEMV (ratio = cuBLAS time / W2A8 time)",
+      {"shape", "W2A8_kcalls/s", "cublas_kcalls/s"}, rows, {"--benchmark_repetitions=5", "--benchmark_min_time=0.5"});
 }

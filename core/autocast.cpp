@@ -15,8 +15,8 @@ std::optional<DType>& current() {
 std::optional<DType> autocast_dtype() { return current(); }
 
 AutocastGuard::AutocastGuard(std::optional<DType> dtype) : prev_(current()) {
-  TERN_CHECK(!dtype || *dtype == kBFloat16 || *dtype == kFloat16, "autocast", "the reduced dtype must be bf16 or f16, got ",
-             *dtype);
+  TERN_CHECK(!dtype || *dtype == kBFloat16 || *dtype == kFloat16, "autocast",
+             "the reduced dtype must be bf16 or f16, got ", *dtype);
   current() = dtype;
 }
 

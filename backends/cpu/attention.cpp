@@ -33,8 +33,8 @@ T dot(const T* a, const T* b, int64_t d) {
 int64_t key_end(int64_t i, int64_t tk, bool causal) { return causal ? std::min(i + 1, tk) : tk; }
 
 template <typename T>
-void forward(const T* q, const T* k, const T* v, T* out, T* lse, int64_t bh, int64_t tq, int64_t tk, int64_t d,
-             T scale, bool causal) {
+void forward(const T* q, const T* k, const T* v, T* out, T* lse, int64_t bh, int64_t tq, int64_t tk, int64_t d, T scale,
+             bool causal) {
   parallel_for(bh * tq, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(tk * d, 1)), [&](int64_t b, int64_t e) {
     std::vector<T> acc(static_cast<size_t>(d));
     for (int64_t row = b; row < e; ++row) {

@@ -23,9 +23,9 @@ class CpuBackend final : public Backend {
              const StridedArg& b) override;
   void reduce(ReduceOp op, DType dtype, const void* in, void* out, int64_t* indices, int64_t outer,
               int64_t r, int64_t inner) override;
-  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c,
-                    int64_t ldc, const GemmBatch& batch) override;
+  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                    const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc,
+                    const GemmBatch& batch) override;
   void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d,
                int64_t inner) override;
   void layer_norm_forward(DType dtype, const void* x, const void* weight, const void* bias, void* y,

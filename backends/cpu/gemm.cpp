@@ -61,8 +61,8 @@ void CpuBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b
                               void* c, int64_t ldc, const GemmBatch& batch) {
   const DType dtype = types.input;
   TERN_CHECK(types.output == dtype && types.compute == dtype && (dtype == kFloat32 || dtype == kFloat64), "gemm",
-             "the CPU multiplies f32 or f64 matrices in their own precision, not ", types.input, " -> ",
-             types.output, " computed in ", types.compute);
+             "the CPU multiplies f32 or f64 matrices in their own precision, not ", types.input, " -> ", types.output,
+             " computed in ", types.compute);
   if (m == 0 || n == 0) return;
   // One BLAS call per product: OpenBLAS threads each product itself, and the batched
   // interface would only loop the same way.
@@ -72,9 +72,9 @@ void CpuBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b
     const char* bi = static_cast<const char*>(b) + i * batch.stride_b * es;
     char* ci = static_cast<char*>(c) + i * batch.stride_c * es;
     if (dtype == kFloat32)
-      gemm_typed<float>(trans_a, trans_b, m, n, k, static_cast<float>(alpha), reinterpret_cast<const float*>(ai),
-                        lda, reinterpret_cast<const float*>(bi), ldb, static_cast<float>(beta),
-                        reinterpret_cast<float*>(ci), ldc);
+      gemm_typed<float>(trans_a, trans_b, m, n, k, static_cast<float>(alpha), reinterpret_cast<const float*>(ai), lda,
+                        reinterpret_cast<const float*>(bi), ldb, static_cast<float>(beta), reinterpret_cast<float*>(ci),
+                        ldc);
     else
       gemm_typed<double>(trans_a, trans_b, m, n, k, alpha, reinterpret_cast<const double*>(ai), lda,
                          reinterpret_cast<const double*>(bi), ldb, beta, reinterpret_cast<double*>(ci), ldc);

@@ -271,8 +271,8 @@ void ln_backward(const T* gy, const T* x, const T* w, const T* mean, const T* rs
 }
 
 template <typename T>
-void ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int64_t* count, int64_t rows,
-                int64_t classes, int64_t ignore, const RangeCheck& check) {
+void ce_forward(const T* logits, const int64_t* targets, T* lse, T* loss, int64_t* count, int64_t rows, int64_t classes,
+                int64_t ignore, const RangeCheck& check) {
   for (int64_t r = 0; r < rows; ++r)
     if (targets[r] != ignore && (targets[r] < 0 || targets[r] >= classes)) fail_range(check, targets[r], r);
   double total = 0;
@@ -355,14 +355,14 @@ void CpuBackend::layer_norm_backward(DType dtype, const void* gy, const void* x,
   });
 }
 
-void CpuBackend::cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse,
-                                       void* loss, int64_t* count, int64_t rows, int64_t classes,
-                                       int64_t ignore_index, const RangeCheck& check) {
+void CpuBackend::cross_entropy_forward(DType dtype, const void* logits, const int64_t* targets, void* lse, void* loss,
+                                       int64_t* count, int64_t rows, int64_t classes, int64_t ignore_index,
+                                       const RangeCheck& check) {
   visit_dtype(dtype, [&](auto t0) {
     using T = decltype(t0);
     if constexpr (std::is_floating_point_v<T>)
-      ce_forward<T>(static_cast<const T*>(logits), targets, static_cast<T*>(lse), static_cast<T*>(loss), count,
-                    rows, classes, ignore_index, check);
+      ce_forward<T>(static_cast<const T*>(logits), targets, static_cast<T*>(lse), static_cast<T*>(loss), count, rows,
+                    classes, ignore_index, check);
     else
       TERN_FAIL("cross_entropy", "no kernel for ", dtype);
   });

@@ -536,8 +536,7 @@ void CpuBackend::activation_quant(DType dtype, const void* x, void* out, int8_t*
     TERN_FAIL("activation_quant", "no kernel for ", dtype);
 }
 
-void CpuBackend::ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out,
-                           void* scale) {
+void CpuBackend::ternarize(DType dtype, const void* w, int64_t n, int64_t zeros, int8_t* q, void* out, void* scale) {
   // ternarize_t's scale is exact in w's precision, so storing it in w's dtype loses nothing.
   if (dtype == kFloat32)
     *static_cast<float*>(scale) =

@@ -6,9 +6,8 @@
 
 namespace tern::cpu {
 
-void CpuBackend::ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n,
-                                const float* scale, const float* bias, bool rmsnorm, double eps, float* y,
-                                int32_t* dots) {
+void CpuBackend::ternary_linear(const float* x, int64_t m, int64_t k, const uint8_t* w, int64_t n, const float* scale,
+                                const float* bias, bool rmsnorm, double eps, float* y, int32_t* dots) {
   ternary::linear_i2(x, m, k, k, w, n, *scale, bias, rmsnorm, eps, y, n);
   if (dots && m > 0 && n > 0) {
     // The products again, kept: linear_i2 turns them into y in place.

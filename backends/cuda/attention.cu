@@ -21,9 +21,9 @@ namespace tern::gpu::kernels {
 
 namespace {
 
-constexpr int kRows = 64;     // query (or key) rows per block: one per thread
-constexpr int kTile = 32;     // key rows per staged tile in forward and gq
-constexpr int kQTile = 16;    // query rows per staged tile in gk/gv
+constexpr int kRows = 64;   // query (or key) rows per block: one per thread
+constexpr int kTile = 32;   // key rows per staged tile in forward and gq
+constexpr int kQTile = 16;  // query rows per staged tile in gk/gv
 
 __device__ __forceinline__ int64_t key_end(int64_t i, int64_t tk, bool causal) {
   return causal ? (i + 1 < tk ? i + 1 : tk) : tk;
@@ -210,9 +210,9 @@ void forward_d(cudaStream_t stream, const float* q, const float* k, const float*
 }
 
 template <int D>
-void backward_d(cudaStream_t stream, const float* q, const float* k, const float* v, const float* out,
-                const float* lse, const float* gout, float* gq, float* gk, float* gv, int64_t bh, int64_t tq,
-                int64_t tk, float scale, bool causal) {
+void backward_d(cudaStream_t stream, const float* q, const float* k, const float* v, const float* out, const float* lse,
+                const float* gout, float* gq, float* gk, float* gv, int64_t bh, int64_t tq, int64_t tk, float scale,
+                bool causal) {
   const int64_t rows = bh * tq;
   float* delta = nullptr;
   const cudaError_t err = cudaMallocAsync(reinterpret_cast<void**>(&delta), static_cast<size_t>(rows) * 4, stream);
@@ -245,13 +245,15 @@ void attention_forward(cudaStream_t stream, DType dtype, const void* q, const vo
   auto* of = static_cast<float*>(out);
   auto* lf = static_cast<float*>(lse);
   const float s = static_cast<float>(scale);
-  if (d == 32) forward_d<32>(stream, qf, kf, vf, of, lf, bh, tq, tk, s, causal);
-  else forward_d<64>(stream, qf, kf, vf, of, lf, bh, tq, tk, s, causal);
+  if (d == 32)
+    forward_d<32>(stream, qf, kf, vf, of, lf, bh, tq, tk, s, causal);
+  else
+    forward_d<64>(stream, qf, kf, vf, of, lf, bh, tq, tk, s, causal);
 }
 
-void attention_backward(cudaStream_t stream, DType dtype, const void* q, const void* k, const void* v,
-                        const void* out, const void* lse, const void* gout, void* gq, void* gk, void* gv, int64_t bh,
-                        int64_t tq, int64_t tk, int64_t d, double scale, bool causal) {
+void attention_backward(cudaStream_t stream, DType dtype, const void* q, const void* k, const void* v, const void* out,
+                        const void* lse, const void* gout, void* gq, void* gk, void* gv, int64_t bh, int64_t tq,
+                        int64_t tk, int64_t d, double scale, bool causal) {
   TERN_CHECK(fused_attention_supported(dtype, d), "scaled_dot_product_attention", "no fused CUDA kernel for ", dtype,
              " with head dim ", d);
   if (bh == 0 || (tq == 0 && tk == 0)) return;
@@ -265,8 +267,10 @@ void attention_backward(cudaStream_t stream, DType dtype, const void* q, const v
   auto* gkf = static_cast<float*>(gk);
   auto* gvf = static_cast<float*>(gv);
   const float s = static_cast<float>(scale);
-  if (d == 32) backward_d<32>(stream, qf, kf, vf, of, lf, gf, gqf, gkf, gvf, bh, tq, tk, s, causal);
-  else backward_d<64>(stream, qf, kf, vf, of, lf, gf, gqf, gkf, gvf, bh, tq, tk, s, causal);
+  if (d == 32)
+    backward_d<32>(stream, qf, kf, vf, of, lf, gf, gqf, gkf, gvf, bh, tq, tk, s, causal);
+  else
+    backward_d<64>(stream, qf, kf, vf, of, lf, gf, gqf, gkf, gvf, bh, tq, tk, s, causal);
 }
 
 }  // namespace tern::gpu::kernels

@@ -70,8 +70,8 @@ class StreamAllocator final : public Allocator {
         size_t free_b = 0, total_b = 0;
         cudaMemGetInfo(&free_b, &total_b);
         TERN_FAIL("alloc", "out of memory allocating ", nbytes, " bytes on cuda:", device_, ": ", free_b,
-                  " bytes free of ", total_b, ", ", allocated_.load(), " held by tensors (",
-                  cudaGetErrorString(err), ")");
+                  " bytes free of ", total_b, ", ", allocated_.load(), " held by tensors (", cudaGetErrorString(err),
+                  ")");
       }
     }
     const int64_t now = allocated_ += static_cast<int64_t>(size);
@@ -122,11 +122,16 @@ class StreamAllocator final : public Allocator {
 
 cudaDataType_t cuda_type(DType t) {
   switch (t) {
-    case DType::f32: return CUDA_R_32F;
-    case DType::f64: return CUDA_R_64F;
-    case DType::f16: return CUDA_R_16F;
-    case DType::bf16: return CUDA_R_16BF;
-    default: TERN_FAIL("gemm", "no cuBLAS product for ", t);
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::f64:
+      return CUDA_R_64F;
+    case DType::f16:
+      return CUDA_R_16F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+    default:
+      TERN_FAIL("gemm", "no cuBLAS product for ", t);
   }
 }
 
@@ -155,8 +160,7 @@ class CudaBackend final : public Backend {
   void copy_to_host(void* dst, const void* src, size_t nbytes) override {
     activate(index_);
     if (nbytes > 0)
-      check_cuda(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, kStream), "to",
-                 "cudaMemcpyAsync to host");
+      check_cuda(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, kStream), "to", "cudaMemcpyAsync to host");
     synchronize();
   }
 
@@ -189,9 +193,9 @@ class CudaBackend final : public Backend {
     kernels::reduce(kStream, op, dtype, in, out, indices, outer, r, inner);
   }
 
-  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                    double alpha, const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c,
-                    int64_t ldc, const GemmBatch& batch) override;
+  void gemm_batched(const GemmTypes& types, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                    const void* a, int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc,
+                    const GemmBatch& batch) override;
 
   void softmax(bool log, DType dtype, const void* in, void* out, int64_t outer, int64_t d, int64_t inner) override {
     activate(index_);
@@ -225,16 +229,15 @@ class CudaBackend final : public Backend {
   void adamw_step(DType dtype, void* param, const void* grad, void* exp_avg, void* exp_avg_sq, int64_t n, double lr,
                   double beta1, double beta2, double eps, double weight_decay, int64_t step) override {
     activate(index_);
-    kernels::adamw_step(kStream, dtype, param, grad, exp_avg, exp_avg_sq, n, lr, beta1, beta2, eps, weight_decay,
-                        step);
+    kernels::adamw_step(kStream, dtype, param, grad, exp_avg, exp_avg_sq, n, lr, beta1, beta2, eps, weight_decay, step);
   }
   void index_select(DType dtype, const void* src, const int64_t* idx, void* dst, int64_t outer, int64_t src_dim,
                     int64_t n, int64_t inner, const RangeCheck& check) override {
     activate(index_);
     kernels::index_select(kStream, dtype, src, idx, dst, outer, src_dim, n, inner, range_slot(check));
   }
-  void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer, int64_t dst_dim,
-                 int64_t n, int64_t inner) override {
+  void index_add(DType dtype, void* dst, const int64_t* idx, const void* src, int64_t outer, int64_t dst_dim, int64_t n,
+                 int64_t inner) override {
     activate(index_);
     kernels::index_add(kStream, dtype, dst, idx, src, outer, dst_dim, n, inner);
   }
@@ -313,8 +316,8 @@ class CudaBackend final : public Backend {
     reset_slots(checks.size());
     for (size_t i = 0; i < checks.size(); ++i)
       if (got[2 * i] != kNoBad)
-        TERN_FAIL(checks[i].op, checks[i].what, " ", got[2 * i + 1], " at position ", got[2 * i],
-                  " is out of range ", checks[i].range);
+        TERN_FAIL(checks[i].op, checks[i].what, " ", got[2 * i + 1], " at position ", got[2 * i], " is out of range ",
+                  checks[i].range);
   }
 
   cublasHandle_t blas() {
@@ -347,8 +350,8 @@ void CudaBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_
     TERN_CHECK(v <= kMax, "gemm", "dimension ", v, " exceeds cuBLAS's 32-bit limit");
   cublasComputeType_t compute = CUBLAS_COMPUTE_64F;
   if (!f64)
-    compute = types.input == kFloat32 && matmul_precision() == "high" ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                                      : CUBLAS_COMPUTE_32F;
+    compute =
+        types.input == kFloat32 && matmul_precision() == "high" ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   const float af = static_cast<float>(alpha), bf = static_cast<float>(beta);
   const void* pa = f64 ? static_cast<const void*>(&alpha) : &af;
   const void* pb = f64 ? static_cast<const void*>(&beta) : &bf;
@@ -359,16 +362,16 @@ void CudaBackend::gemm_batched(const GemmTypes& types, bool trans_a, bool trans_
   const cudaDataType_t ti = cuda_type(types.input), to = cuda_type(types.output);
   cublasHandle_t h = blas();
   if (batch.count == 1)
-    check_cublas(cublas("gemm").gemm_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pa, b, ti,
-                              static_cast<int>(ldb), a, ti, static_cast<int>(lda), pb, c, to, static_cast<int>(ldc),
-                              compute, CUBLAS_GEMM_DEFAULT),
+    check_cublas(cublas("gemm").gemm_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pa, b,
+                                        ti, static_cast<int>(ldb), a, ti, static_cast<int>(lda), pb, c, to,
+                                        static_cast<int>(ldc), compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
   else
-    check_cublas(cublas("gemm").gemm_strided_batched_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
-                                            pa, b, ti, static_cast<int>(ldb), batch.stride_b, a, ti,
-                                            static_cast<int>(lda), batch.stride_a, pb, c, to, static_cast<int>(ldc),
-                                            batch.stride_c, static_cast<int>(batch.count), compute,
-                                            CUBLAS_GEMM_DEFAULT),
+    check_cublas(cublas("gemm").gemm_strided_batched_ex(h, ob, oa, static_cast<int>(n), static_cast<int>(m),
+                                                        static_cast<int>(k), pa, b, ti, static_cast<int>(ldb),
+                                                        batch.stride_b, a, ti, static_cast<int>(lda), batch.stride_a,
+                                                        pb, c, to, static_cast<int>(ldc), batch.stride_c,
+                                                        static_cast<int>(batch.count), compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmStridedBatchedEx");
 }
 

@@ -58,8 +58,8 @@ __device__ T block_reduce(T v, T* scratch, Warp warp, Combine combine) {
 
 // Quantizes row xr (k floats) into qr (kp int8, zero padded) with the whole block; thread 0
 // writes Σ q into *qsum and 1 / s into *inv.
-__device__ void quantize_row(const float* __restrict__ xr, int64_t k, int64_t kp, bool rmsnorm, float eps,
-                             int8_t* qr, int* qsum, float* inv) {
+__device__ void quantize_row(const float* __restrict__ xr, int64_t k, int64_t kp, bool rmsnorm, float eps, int8_t* qr,
+                             int* qsum, float* inv) {
   __shared__ double dscratch[kThreads / 32];
   __shared__ float fscratch[kThreads / 32];
   __shared__ int iscratch[kThreads / 32];
@@ -175,9 +175,8 @@ void ternary_linear(cudaStream_t stream, const float* x, int64_t m, int64_t k, c
   const unsigned row_blocks = static_cast<unsigned>((n + kThreads / 32 - 1) / (kThreads / 32));
   constexpr int64_t kFusedBytes = 32 << 10;
   if (m <= kRowsPerWarp && m * kp <= kFusedBytes) {
-    fused_kernel<<<row_blocks, kThreads, static_cast<size_t>(m * kp), stream>>>(x, m, k, kp, rmsnorm,
-                                                                              static_cast<float>(eps), w, n, scale,
-                                                                              bias, y, dots);
+    fused_kernel<<<row_blocks, kThreads, static_cast<size_t>(m * kp), stream>>>(
+        x, m, k, kp, rmsnorm, static_cast<float>(eps), w, n, scale, bias, y, dots);
     check_launch("PackedBitLinear");
     return;
   }

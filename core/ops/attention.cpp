@@ -54,10 +54,10 @@ Tensor detail::fused_attention(const Tensor& q_in, const Tensor& k_in, const Ten
                      Tensor qv = sq.get(name), kv = sk.get(name), vv = sv.get(name);
                      Tensor gc = g.contiguous();
                      Tensor gq = empty_like(qv), gk = empty_like(kv), gv = empty_like(vv);
-                     backend_of(qv, name).attention_backward(
-                         qv.dtype(), qv.raw_data(), kv.raw_data(), vv.raw_data(), so.get(name).raw_data(),
-                         sl.get(name).raw_data(), gc.raw_data(), gq.raw_data(), gk.raw_data(), gv.raw_data(), bh,
-                         tq, tk, d, scale, is_causal);
+                     backend_of(qv, name).attention_backward(qv.dtype(), qv.raw_data(), kv.raw_data(), vv.raw_data(),
+                                                             so.get(name).raw_data(), sl.get(name).raw_data(),
+                                                             gc.raw_data(), gq.raw_data(), gk.raw_data(), gv.raw_data(),
+                                                             bh, tq, tk, d, scale, is_causal);
                      return std::vector<Tensor>{gq, gk, gv};
                    });
   return out;

@@ -1,6 +1,6 @@
 // matmul: every f32/f64 product is one strided-batched gemm (or one plain gemm when
-// the batch folds into the rows; a loop of gemms when the batch is not evenly spaced). Transposed operands are passed to BLAS
-// with the transpose flag, never copied.
+// the batch folds into the rows; a loop of gemms when the batch is not evenly spaced). Transposed operands are passed
+// to BLAS with the transpose flag, never copied.
 
 #include <climits>
 #include <optional>
@@ -169,30 +169,30 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   std::optional<DType> reduced = autocast_dtype();
   if (a.dtype() != kFloat32 || a.device().is_cpu()) reduced.reset();
   Tensor out = matmul_nd(a, b, reduced);
-  autograd::record("matmul", {a, b}, out,
-                   [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b), reduced](const Tensor& g,
-                                                                                          const Node& n) {
-                     AutocastGuard same_precision(reduced);  // the backward products run as the forward did
-                     Tensor av = sa.get("matmul"), bv = sb.get("matmul");
-                     Tensor ga, gb;
-                     if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
-                     if (n.needs_input_grad(1)) {
-                       if (bv.dim() == 2 && av.dim() >= 2) {  // one gemm over all rows, no batch sum
-                         // Rows spelled out: with a zero inner dim, reshape could not infer a -1.
-                         int64_t rows = 1;
-                         for (int64_t i = 0; i + 1 < av.dim(); ++i) rows *= av.size(i);
-                         const Tensor a2 = av.reshape({rows, av.size(-1)}), g2 = g.reshape({rows, g.size(-1)});
-                         // b = W.t() of a contiguous W (Linear): compute dW itself, contiguous, so
-                         // that the gradient reaching W is a plain tensor the leaf keeps without
-                         // a transposing copy.
-                         const bool b_is_transposed = bv.stride(0) == 1 && bv.stride(1) == bv.size(0);
-                         gb = b_is_transposed ? matmul(g2.t(), a2).t() : matmul(a2.t(), g2);
-                       } else {
-                         gb = sum_to(matmul(av.transpose(-1, -2), g), bv.shape());
-                       }
-                     }
-                     return Grads{ga, gb};
-                   });
+  autograd::record(
+      "matmul", {a, b}, out,
+      [sa = autograd::SavedTensor(a), sb = autograd::SavedTensor(b), reduced](const Tensor& g, const Node& n) {
+        AutocastGuard same_precision(reduced);  // the backward products run as the forward did
+        Tensor av = sa.get("matmul"), bv = sb.get("matmul");
+        Tensor ga, gb;
+        if (n.needs_input_grad(0)) ga = sum_to(matmul(g, bv.transpose(-1, -2)), av.shape());
+        if (n.needs_input_grad(1)) {
+          if (bv.dim() == 2 && av.dim() >= 2) {  // one gemm over all rows, no batch sum
+            // Rows spelled out: with a zero inner dim, reshape could not infer a -1.
+            int64_t rows = 1;
+            for (int64_t i = 0; i + 1 < av.dim(); ++i) rows *= av.size(i);
+            const Tensor a2 = av.reshape({rows, av.size(-1)}), g2 = g.reshape({rows, g.size(-1)});
+            // b = W.t() of a contiguous W (Linear): compute dW itself, contiguous, so
+            // that the gradient reaching W is a plain tensor the leaf keeps without
+            // a transposing copy.
+            const bool b_is_transposed = bv.stride(0) == 1 && bv.stride(1) == bv.size(0);
+            gb = b_is_transposed ? matmul(g2.t(), a2).t() : matmul(a2.t(), g2);
+          } else {
+            gb = sum_to(matmul(av.transpose(-1, -2), g), bv.shape());
+          }
+        }
+        return Grads{ga, gb};
+      });
   return out;
 }
 TERN_REGISTER_OP("matmul");

@@ -142,8 +142,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore
                          .cross_entropy_backward(g.dtype(), sl.get("cross_entropy").raw_data(),
                                                  st.get("cross_entropy").data_ptr<int64_t>(),
                                                  slse.get("cross_entropy").raw_data(), gc.raw_data(),
-                                                 count.data_ptr<int64_t>(), gl.raw_data(), rows, classes,
-                                                 ignore_index);
+                                                 count.data_ptr<int64_t>(), gl.raw_data(), rows, classes, ignore_index);
                      return Grads{gl};
                    });
   return loss;
@@ -155,8 +154,8 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
   detail::check_defined(indices, "embedding", "indices");
   TERN_CHECK(weight.dim() == 2, "embedding", "weight must be 2-D [num_embeddings, dim], got ",
              shape_str(weight.shape()));
-  TERN_CHECK(indices.dtype() == kInt64 || indices.dtype() == kInt32, "embedding",
-             "indices must be i64 or i32, got ", indices.dtype());
+  TERN_CHECK(indices.dtype() == kInt64 || indices.dtype() == kInt32, "embedding", "indices must be i64 or i32, got ",
+             indices.dtype());
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
   const RangeCheck check{"embedding", "index", "for " + std::to_string(weight.shape()[0]) + " embeddings"};

@@ -108,8 +108,7 @@ Tensor detail::index_select_checked(const Tensor& x, int64_t dim, const Tensor& 
   out_shape[d] = n;
   Tensor out = empty(out_shape, {.dtype = x.dtype(), .device = x.device()});
   detail::backend_of(x, "index_select")
-      .index_select(x.dtype(), src.raw_data(), idx.data_ptr<int64_t>(), out.raw_data(), outer, x.shape()[d], n,
-                    inner,
+      .index_select(x.dtype(), src.raw_data(), idx.data_ptr<int64_t>(), out.raw_data(), outer, x.shape()[d], n, inner,
                     check ? *check
                           : RangeCheck{"index_select", "index",
                                        "for dim " + std::to_string(d) + " of size " + std::to_string(x.shape()[d])});

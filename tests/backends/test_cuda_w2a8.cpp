@@ -74,9 +74,9 @@ Result run(Device device, const Case& c, const Inputs& in) {
   Tensor bias = from_vector(in.bias).to(device);
   Tensor y = empty({c.m, c.n}, {.device = device});
   Tensor dots = empty({c.m, c.n}, {.dtype = kInt32, .device = device});
-  backend_for(device, "test").ternary_linear(x.data_ptr<float>(), c.m, c.k, w.data_ptr<uint8_t>(), c.n,
-                                             scale.data_ptr<float>(), bias.data_ptr<float>(), c.rmsnorm, 1e-6,
-                                             y.data_ptr<float>(), dots.data_ptr<int32_t>());
+  backend_for(device, "test")
+      .ternary_linear(x.data_ptr<float>(), c.m, c.k, w.data_ptr<uint8_t>(), c.n, scale.data_ptr<float>(),
+                      bias.data_ptr<float>(), c.rmsnorm, 1e-6, y.data_ptr<float>(), dots.data_ptr<int32_t>());
   Tensor yh = y.to(kCPU), dh = dots.to(kCPU);
   Result r;
   r.y.assign(yh.data_ptr<float>(), yh.data_ptr<float>() + yh.numel());
@@ -112,7 +112,8 @@ TEST(Cuda, W2A8OutputsMatchTheCpu) {
     const Result cpu = run(kCPU, c, in), gpu = run(cuda(), c, in);
     // Equal products; the CPU compiler may fuse the epilogue's multiply-add, the GPU does not.
     for (size_t i = 0; i < cpu.y.size(); ++i)
-      ASSERT_NEAR(gpu.y[i], cpu.y[i], 1e-6f * (1.0f + std::abs(cpu.y[i]))) << "m=" << c.m << " n=" << c.n << " at " << i;
+      ASSERT_NEAR(gpu.y[i], cpu.y[i], 1e-6f * (1.0f + std::abs(cpu.y[i])))
+          << "m=" << c.m << " n=" << c.n << " at " << i;
   }
 }
 
@@ -128,5 +129,6 @@ TEST(Cuda, PackedBitLinearRunsOnTheGpu) {
   Tensor gpu = packed->forward(x.to(cuda())).to(kCPU);
   ASSERT_EQ(gpu.shape(), cpu.shape());
   for (int64_t i = 0; i < cpu.numel(); ++i)
-    EXPECT_NEAR(gpu.data_ptr<float>()[i], cpu.data_ptr<float>()[i], 1e-5f * (1.0f + std::abs(cpu.data_ptr<float>()[i])));
+    EXPECT_NEAR(gpu.data_ptr<float>()[i], cpu.data_ptr<float>()[i],
+                1e-5f * (1.0f + std::abs(cpu.data_ptr<float>()[i])));
 }

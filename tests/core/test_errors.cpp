@@ -239,8 +239,10 @@ TEST(Errors, NnOps) {
   EXPECT_THROW_MSG(cross_entropy(zeros({2, 0}), from_vector<int64_t>({0, 0})), "[cross_entropy] logits have no classes");
 
   Tensor w = zeros({5, 3});
-  EXPECT_THROW_EXACT(embedding(w, from_vector<int64_t>({0, 5})), "[embedding] index 5 at position 1 is out of range for 5 embeddings");
-  EXPECT_THROW_MSG(embedding(w, from_vector<int64_t>({-1, 2})), "[embedding] index -1 at position 0 is out of range for 5 embeddings");
+  EXPECT_THROW_EXACT(embedding(w, from_vector<int64_t>({0, 5})),
+                     "[embedding] index 5 at position 1 is out of range for 5 embeddings");
+  EXPECT_THROW_MSG(embedding(w, from_vector<int64_t>({-1, 2})),
+                   "[embedding] index -1 at position 0 is out of range for 5 embeddings");
   EXPECT_THROW_MSG(embedding(w, from_vector<int32_t>({9})), "[embedding] index 9 at position 0 is out of range");
   EXPECT_THROW_MSG(embedding(w, zeros({2})), "[embedding] indices must be i64 or i32, got f32");
   EXPECT_THROW_MSG(embedding(zeros({5}), from_vector<int64_t>({0})), "[embedding] weight must be 2-D");

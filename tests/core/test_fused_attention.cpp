@@ -19,7 +19,7 @@ struct Case {
 };
 
 const std::vector<Case> kCases = {{{2, 3}, 5, 5, 8, true}, {{2}, 7, 7, 4, false}, {{1}, 3, 6, 4, true},
-                                  {{3}, 6, 2, 4, true},     {{}, 9, 9, 64, true},   {{2, 2}, 33, 33, 32, true}};
+                                  {{3}, 6, 2, 4, true},    {{}, 9, 9, 64, true},  {{2, 2}, 33, 33, 32, true}};
 
 Shape with(Shape lead, int64_t a, int64_t b) {
   lead.push_back(a);

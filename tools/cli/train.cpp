@@ -28,9 +28,9 @@
 #include <tern/autograd/grad_mode.h>
 #include <tern/core/autocast.h>
 #include <tern/core/error.h>
+#include <tern/core/io/file.h>
 #include <tern/core/io/safetensors.h>
 #include <tern/core/ops.h>
-#include <tern/core/io/file.h>
 #include <tern/models/data/text_dataset.h>
 #include <tern/models/gpt2/hf.h>
 #include <tern/models/gpt2/model.h>
@@ -608,12 +608,11 @@ struct Trainer {
       out << "; constant lr";
     out << "; AdamW betas " << o.beta1 << "/" << o.beta2 << ", wd " << o.weight_decay << ", clip " << o.grad_clip
         << ", dropout " << cfg.dropout << ", seed " << o.seed << ", " << device
-        << (device.is_cpu() ? ""
-            : o.precision == "bf16"            ? " (bf16 autocast)"
-            : o.tf32 || o.precision == "tf32"  ? " (TF32 matmuls)"
-                                               : "")
-        << " x" << num_threads() << " threads"
-        << ranks.describe(o.batch) << "\n";
+        << (device.is_cpu()                   ? ""
+            : o.precision == "bf16"           ? " (bf16 autocast)"
+            : o.tf32 || o.precision == "tf32" ? " (TF32 matmuls)"
+                                              : "")
+        << " x" << num_threads() << " threads" << ranks.describe(o.batch) << "\n";
     if (o.show_routing) out << optimizer_routing(*opt);
     out << "out: " << o.out << "/ (metrics.csv; checkpoint/ "
         << (o.checkpoint_interval > 0 ? "every " + std::to_string(o.checkpoint_interval) + " steps, " : "")
@@ -642,8 +641,14 @@ struct Trainer {
       if (!std::isnan(last_val)) loop.line("step 0: val loss " + fmt("%.4f", last_val));
     }
 
-    const StepParts parts{.model = *model, .opt = *opt, .params = params, .sampler = *sampler, .device = device,
-                          .grad_accum = o.grad_accum, .grad_clip = o.grad_clip, .ranks = &ranks,
+    const StepParts parts{.model = *model,
+                          .opt = *opt,
+                          .params = params,
+                          .sampler = *sampler,
+                          .device = device,
+                          .grad_accum = o.grad_accum,
+                          .grad_clip = o.grad_clip,
+                          .ranks = &ranks,
                           .autocast = autocast_dtype_of_run()};
     double last_loss = kNaN;
     StepHooks hooks;
