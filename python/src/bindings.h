@@ -26,6 +26,7 @@ void bind_tokenizers(nb::module_& m);
 void bind_quant(nb::module_& m);
 void bind_phase4(nb::module_& m);
 void bind_bench(nb::module_& m);
+void bind_cuda(nb::module_& m, nb::module_& cuda);
 
 // "cpu", "cuda", "cuda:1".
 Device parse_device(const std::string& s);

@@ -11,6 +11,8 @@ NB_MODULE(_tern, m) {
   bind_interop(m);
   bind_ops(m);
   bind_bench(m);
+  nb::module_ cuda = m.def_submodule("cuda", "The GPU: availability, memory counters, synchronization");
+  bind_cuda(m, cuda);
 
   nb::module_ nn = m.def_submodule("nn", "Modules and layers");
   bind_nn(nn);

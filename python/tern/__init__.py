@@ -34,6 +34,9 @@ from ._tern import (  # noqa: F401  (the public API)
     manual_seed,
     no_grad,
     set_grad_enabled,
+    autocast,
+    set_float32_matmul_precision,
+    get_float32_matmul_precision,
     # ---- ops
     zeros, ones, empty, full, arange, rand, randn, zeros_like, ones_like, full_like, empty_like, scalar_tensor,
     add, sub, mul, div, neg, exp, log, sqrt, rsqrt, pow, abs, sign, tanh, relu, gelu, sigmoid, round, clamp,
@@ -44,7 +47,7 @@ from ._tern import (  # noqa: F401  (the public API)
     softmax, log_softmax, layer_norm, cross_entropy, embedding, dropout, causal_mask,
     scaled_dot_product_attention,
 )
-from . import nn, optim, io, tokenizers, quant  # noqa: E402,F401
+from . import nn, optim, io, tokenizers, quant, cuda  # noqa: E402,F401
 from ._interop import from_numpy, tensor  # noqa: E402,F401
 
 bool_ = _tern.dtype.bool
