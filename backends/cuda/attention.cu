@@ -15,6 +15,7 @@
 
 #include <cuda_runtime.h>
 
+#include "block_reduce.cuh"
 #include "kernels.h"
 
 namespace tern::gpu::kernels {
@@ -92,7 +93,7 @@ __global__ void delta_kernel(const float* __restrict__ out, const float* __restr
   if (row >= rows) return;  // whole warps leave together
   float s = 0.0f;
   for (int c = lane; c < D; c += 32) s += out[row * D + c] * gout[row * D + c];
-  for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+  s = detail::group_reduce<32>(s, detail::Plus{});
   if (lane == 0) delta[row] = s;
 }
 
@@ -214,20 +215,14 @@ void backward_d(cudaStream_t stream, const float* q, const float* k, const float
                 const float* gout, float* gq, float* gk, float* gv, int64_t bh, int64_t tq, int64_t tk, float scale,
                 bool causal) {
   const int64_t rows = bh * tq;
-  float* delta = nullptr;
-  const cudaError_t err = cudaMallocAsync(reinterpret_cast<void**>(&delta), static_cast<size_t>(rows) * 4, stream);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    TERN_FAIL("scaled_dot_product_attention", "out of device memory for ", rows * 4, " bytes (",
-              cudaGetErrorString(err), ")");
-  }
+  detail::DeviceScratch scratch(stream, static_cast<size_t>(rows) * 4, "scaled_dot_product_attention");
+  float* delta = scratch.as<float>();
   delta_kernel<D><<<static_cast<unsigned>((rows * 32 + 255) / 256), 256, 0, stream>>>(out, gout, delta, rows);
   check_launch("scaled_dot_product_attention");
   grad_q_kernel<D><<<grid_of(bh, tq), kRows, 0, stream>>>(q, k, v, lse, delta, gout, gq, tq, tk, scale, causal);
   check_launch("scaled_dot_product_attention");
   grad_kv_kernel<D><<<grid_of(bh, tk), kRows, 0, stream>>>(q, k, v, lse, delta, gout, gk, gv, tq, tk, scale, causal);
   check_launch("scaled_dot_product_attention");
-  cudaFreeAsync(delta, stream);
 }
 
 }  // namespace

@@ -20,56 +20,36 @@
 
 #include <cuda_runtime.h>
 
+#include "block_reduce.cuh"
 #include "kernels.h"
 
 namespace tern::gpu::kernels {
 
 namespace {
 
+using detail::DeviceScratch;
+using detail::group_reduce;
+using detail::Plus;
+
 constexpr int kThreads = 256;
 constexpr int kBlockCols = 256;  // i2 block: columns per 64 bytes
 constexpr int kRowsPerWarp = 4;  // activation rows sharing one read of the weights
 
-__device__ double warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ int warp_isum(int v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
-// Block-wide reductions of kThreads threads; every thread gets the result.
-template <typename T, typename Warp, typename Combine>
-__device__ T block_reduce(T v, T* scratch, Warp warp, Combine combine) {
-  const int lane = threadIdx.x % 32, wid = threadIdx.x / 32;
-  v = warp(v);
-  __syncthreads();  // scratch may still be read from a previous call
-  if (lane == 0) scratch[wid] = v;
-  __syncthreads();
-  T r = scratch[0];
-  for (int w = 1; w < kThreads / 32; ++w) r = combine(r, scratch[w]);
-  return r;
-}
+struct Max {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
 
 // Quantizes row xr (k floats) into qr (kp int8, zero padded) with the whole block; thread 0
 // writes Σ q into *qsum and 1 / s into *inv.
 __device__ void quantize_row(const float* __restrict__ xr, int64_t k, int64_t kp, bool rmsnorm, float eps, int8_t* qr,
                              int* qsum, float* inv) {
-  __shared__ double dscratch[kThreads / 32];
-  __shared__ float fscratch[kThreads / 32];
-  __shared__ int iscratch[kThreads / 32];
   float rs = 1.0f;
   if (rmsnorm) {
     // The order of the double sum differs from the CPU's; a float squared is exact in double
     // and the sum of up to millions of them rounds to the same float in practice.
     double ss = 0;
     for (int64_t c = threadIdx.x; c < k; c += kThreads) ss += static_cast<double>(xr[c] * xr[c]);
-    ss = block_reduce(ss, dscratch, warp_sum, [](double a, double b) { return a + b; });
+    ss = group_reduce<kThreads>(ss, Plus{});
     const float mean = static_cast<float>(ss) / static_cast<float>(k);
     rs = 1.0f / sqrtf(mean + eps);
   }
@@ -78,7 +58,7 @@ __device__ void quantize_row(const float* __restrict__ xr, int64_t k, int64_t kp
     const float v = rmsnorm ? __fmul_rn(xr[c], rs) : xr[c];
     amax = fmaxf(amax, fabsf(v));
   }
-  amax = block_reduce(amax, fscratch, warp_max, [](float a, float b) { return fmaxf(a, b); });
+  amax = group_reduce<kThreads>(amax, Max{});
   const float s = 127.0f / fmaxf(amax, 1e-5f);
   int sum = 0;
   for (int64_t c = threadIdx.x; c < kp; c += kThreads) {
@@ -90,7 +70,7 @@ __device__ void quantize_row(const float* __restrict__ xr, int64_t k, int64_t kp
     qr[c] = v;
     sum += v;
   }
-  sum = block_reduce(sum, iscratch, warp_isum, [](int a, int b) { return a + b; });
+  sum = group_reduce<kThreads>(sum, Plus{});
   if (threadIdx.x == 0) {
     *qsum = sum;
     *inv = 1.0f / s;
@@ -116,7 +96,7 @@ __device__ void warp_dots(const uint8_t* __restrict__ w, int64_t i, int64_t n, i
         if (rr < rows) acc[rr] = __dp4a(codes, *reinterpret_cast<const int*>(q + rr * kp + col), acc[rr]);
     }
   }
-  for (int rr = 0; rr < kRowsPerWarp; ++rr) acc[rr] = warp_isum(acc[rr]);
+  for (int rr = 0; rr < kRowsPerWarp; ++rr) acc[rr] = group_reduce<32>(acc[rr], Plus{});
   if (lane != 0) return;
   const float sc = *scale;
   for (int rr = 0; rr < rows; ++rr) {
@@ -182,23 +162,16 @@ void ternary_linear(cudaStream_t stream, const float* x, int64_t m, int64_t k, c
   }
   // Scratch in stream order: reused by later work only after these kernels have run.
   const size_t qbytes = static_cast<size_t>(m * kp), sbytes = static_cast<size_t>(m) * 4;
-  char* scratch = nullptr;
-  const cudaError_t err = cudaMallocAsync(reinterpret_cast<void**>(&scratch), qbytes + 2 * sbytes, stream);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    TERN_FAIL("PackedBitLinear", "out of device memory for ", qbytes + 2 * sbytes, " bytes of activations (",
-              cudaGetErrorString(err), ")");
-  }
-  int8_t* q = reinterpret_cast<int8_t*>(scratch);
-  int* qsum = reinterpret_cast<int*>(scratch + qbytes);
-  float* inv = reinterpret_cast<float*>(scratch + qbytes + sbytes);
+  DeviceScratch scratch(stream, qbytes + 2 * sbytes, "PackedBitLinear");
+  int8_t* q = scratch.as<int8_t>();
+  int* qsum = reinterpret_cast<int*>(q + qbytes);
+  float* inv = reinterpret_cast<float*>(q + qbytes + sbytes);
   quantize_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(x, k, kp, rmsnorm, static_cast<float>(eps), q,
                                                                      qsum, inv);
   check_launch("PackedBitLinear");
   const dim3 grid(row_blocks, static_cast<unsigned>((m + kRowsPerWarp - 1) / kRowsPerWarp));
   dots_kernel<<<grid, kThreads, 0, stream>>>(w, n, kp, q, qsum, inv, m, scale, bias, y, dots);
   check_launch("PackedBitLinear");
-  cudaFreeAsync(scratch, stream);
 }
 
 }  // namespace tern::gpu::kernels
