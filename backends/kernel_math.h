@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include <tern/backends/host_device.h>
+#include <tern/core/host_device.h>
 
 namespace tern::kmath {
 

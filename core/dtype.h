@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <tern/core/error.h>
+#include <tern/core/host_device.h>
 
 namespace tern {
 
@@ -63,6 +64,97 @@ constexpr bool is_floating(DType t) {
 
 inline std::ostream& operator<<(std::ostream& os, DType t) { return os << dtype_name(t); }
 
+namespace math {
+
+// ---- Bits of floats. memcpy is the portable cast on the host; the device has intrinsics.
+
+TERN_HD uint32_t float_bits(float f) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(f);
+#else
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  return x;
+#endif
+}
+
+TERN_HD float float_from_bits(uint32_t x) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(x);
+#else
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+#endif
+}
+
+// ---- f16 and bf16 <-> f32, for Half and BFloat16 below and for the CUDA kernels
+// (backends/scalar_math.h), rather than CUDA's __half conversions, whose NaNs and denormal
+// handling differ from the CPU's.
+
+// IEEE binary16 bits of f, rounded to nearest even; NaN stays NaN (quiet), overflow gives inf.
+TERN_HD uint16_t half_bits_from_float(float f) {
+  const uint32_t x = float_bits(f);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t absx = x & 0x7fffffffu;
+  if (absx >= 0x7f800000u)  // inf or nan
+    return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0u));
+  if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
+  if (absx < 0x38800000u) {
+    // Subnormal or zero in half; below half the smallest subnormal it rounds to zero.
+    if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
+    const uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
+    const int shift = 126 - static_cast<int>(absx >> 23);  // 14..24
+    uint32_t h = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1);
+    const uint32_t half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = ((absx >> 13) - (112u << 10));
+  const uint32_t rem = absx & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+// Exact: every f16 value is an f32 value.
+TERN_HD float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t x;
+  if (exp == 0x1f) {
+    x = sign | 0x7f800000u | (mant << 13);
+  } else if (exp == 0) {
+    if (mant == 0) {
+      x = sign;
+    } else {  // normalise the subnormal
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while (!(mant & 0x400u));
+      x = sign | ((112u - e) << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else {
+    x = sign | ((exp + 112u) << 23) | (mant << 13);
+  }
+  return float_from_bits(x);
+}
+
+// The top half of f rounded to nearest even; a NaN is made quiet rather than rounded (which
+// could carry it into inf).
+TERN_HD uint16_t bf16_bits_from_float(float f) {
+  uint32_t x = float_bits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return static_cast<uint16_t>(x >> 16);
+}
+
+TERN_HD float bf16_bits_to_float(uint16_t b) { return float_from_bits(static_cast<uint32_t>(b) << 16); }
+
+}  // namespace math
+
 // IEEE binary16, stored as bits. Conversions round to nearest even.
 struct Half {
   uint16_t bits = 0;
@@ -70,54 +162,8 @@ struct Half {
   Half(float f) : bits(from_float(f)) {}
   operator float() const { return to_float(bits); }
 
-  static uint16_t from_float(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    const uint32_t sign = (x >> 16) & 0x8000u;
-    const uint32_t absx = x & 0x7fffffffu;
-    if (absx >= 0x7f800000u)  // inf or nan
-      return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0u));
-    if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
-    if (absx < 0x38800000u) {  // subnormal or zero in half
-      if (absx < 0x33000000u) return static_cast<uint16_t>(sign);  // below half of min subnormal
-      const uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
-      const int shift = 126 - static_cast<int>(absx >> 23);  // 14..24
-      uint32_t h = mant >> shift;
-      const uint32_t rem = mant & ((1u << shift) - 1);
-      const uint32_t half = 1u << (shift - 1);
-      if (rem > half || (rem == half && (h & 1u))) ++h;
-      return static_cast<uint16_t>(sign | h);
-    }
-    uint32_t h = ((absx >> 13) - (112u << 10));
-    const uint32_t rem = absx & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  static float to_float(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t x;
-    if (exp == 0x1f) {
-      x = sign | 0x7f800000u | (mant << 13);
-    } else if (exp == 0) {
-      if (mant == 0) {
-        x = sign;
-      } else {  // normalise the subnormal
-        int e = -1;
-        do {
-          ++e;
-          mant <<= 1;
-        } while (!(mant & 0x400u));
-        x = sign | ((112u - e) << 23) | ((mant & 0x3ffu) << 13);
-      }
-    } else {
-      x = sign | ((exp + 112u) << 23) | (mant << 13);
-    }
-    float f;
-    std::memcpy(&f, &x, 4);
-    return f;
-  }
+  static uint16_t from_float(float f) { return math::half_bits_from_float(f); }
+  static float to_float(uint16_t h) { return math::half_bits_to_float(h); }
 };
 
 // bfloat16: the top half of an f32, rounded to nearest even.
@@ -125,19 +171,8 @@ struct BFloat16 {
   uint16_t bits = 0;
   BFloat16() = default;
   BFloat16(float f) : bits(from_float(f)) {}
-  operator float() const {
-    uint32_t x = static_cast<uint32_t>(bits) << 16;
-    float f;
-    std::memcpy(&f, &x, 4);
-    return f;
-  }
-  static uint16_t from_float(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet nan
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return static_cast<uint16_t>(x >> 16);
-  }
+  operator float() const { return math::bf16_bits_to_float(bits); }
+  static uint16_t from_float(float f) { return math::bf16_bits_from_float(f); }
 };
 
 template <typename T> struct dtype_of;
