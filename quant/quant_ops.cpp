@@ -97,8 +97,8 @@ TernaryWeight ternarize(const Tensor& w, std::optional<double> sparsity_threshol
 }
 
 Tensor ternary_dequantized(const Tensor& w, std::optional<double> sparsity_threshold, TernaryWeight* info) {
-  Tensor values, out;
-  const Tensor scale = run_ternarize(w, sparsity_threshold, &values, &out, "weight_quant");
+  Tensor values, scale;
+  Tensor out = ternary_dequantized(w, sparsity_threshold, &values, &scale);
   if (info) *info = TernaryWeight{values, static_cast<float>(scale.item<double>())};
   return out;
 }
