@@ -5,7 +5,7 @@
 // CUDA runtime, on machines without the library, and only a program that asks for "nccl" needs it. The soname is
 // tried first (the library path of the machine that runs tern), then the library CMake found (TERN_NCCL_LIBRARY).
 //
-// Streams: the CUDA backend queues its work on the legacy default stream (cudaMemcpy, no stream of its own), so
+// Streams: the CUDA backend queues its kernels, copies and allocations on the legacy default stream, so
 // the collectives go there too. Stream order then puts every collective after the work that wrote its tensor and
 // before any later read, including the copy back to the host; no collective blocks the host except barrier().
 
